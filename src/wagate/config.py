@@ -1,0 +1,101 @@
+"""All of wagate's settings, read once from the environment (prefix ``WAGATE_``)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "changethis"}
+_MIN_SECRET_BYTES = 32
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WAGATE_", env_file=None, extra="ignore")
+
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    auto_migrate: bool = True
+    host: str = "127.0.0.1"
+    port: int = 3000
+    public_url: str | None = None
+
+    secret_key: str | None = None
+    jwt_expires_minutes: int = Field(default=60 * 24 * 7, ge=1)
+    admin_email: str = "admin@wagate.local"
+    admin_password: str | None = None
+    allow_registration: bool = True
+    allow_private_urls: bool = False
+    rate_limit_enabled: bool = True
+    log_format: Literal["console", "json"] = "console"
+    log_level: str = "INFO"
+
+    engines: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["sandbox"])
+    free_plan_sessions: int = Field(default=5, ge=0)
+    reconnect_base_seconds: float = Field(default=1.0, gt=0)
+    reconnect_max_seconds: float = Field(default=60.0, gt=0)
+    keepalive_seconds: float = Field(default=30.0, gt=0)
+
+    sandbox_url: str | None = None
+    sandbox_qr_interval: float = Field(default=20.0, gt=0)
+    sandbox_qr_max_rotations: int = Field(default=6, ge=1)
+
+    @field_validator("engines", mode="before")
+    @classmethod
+    def _engines_from_csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("engines")
+    @classmethod
+    def _at_least_one_engine(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("WAGATE_ENGINES must name at least one engine")
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _strong_secret(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if value.lower() in _PLACEHOLDER_SECRETS or len(value.encode()) < _MIN_SECRET_BYTES:
+            raise ValueError(
+                f"WAGATE_SECRET_KEY must be at least {_MIN_SECRET_BYTES} bytes of random text; "
+                "unset it to have one generated and kept in the data folder"
+            )
+        return value
+
+    @property
+    def default_engine(self) -> str:
+        return self.engines[0]
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'wagate.db').resolve()}"
+
+    @cached_property
+    def resolved_secret_key(self) -> str:
+        """The instance secret: the configured one, or one generated once and kept on disk."""
+        if self.secret_key:
+            return self.secret_key
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        path = self.data_dir / "secret.key"
+        if path.exists():
+            stored = path.read_text().strip()
+            if len(stored.encode()) >= _MIN_SECRET_BYTES:
+                return stored
+        generated = secrets.token_urlsafe(48)
+        path.write_text(generated)
+        path.chmod(0o600)
+        return generated
