@@ -25,6 +25,8 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("./data")
     database_url: str | None = None
+    # A PostgreSQL schema to keep wagate's tables in (tests give each run its own).
+    database_schema: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     auto_migrate: bool = True
     host: str = "127.0.0.1"
     port: int = 3000
@@ -32,7 +34,7 @@ class Settings(BaseSettings):
 
     secret_key: str | None = None
     jwt_expires_minutes: int = Field(default=60 * 24 * 7, ge=1)
-    admin_email: str = "admin@wagate.local"
+    admin_email: str = "admin@example.com"
     admin_password: str | None = None
     allow_registration: bool = True
     allow_private_urls: bool = False

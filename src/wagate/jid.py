@@ -41,7 +41,9 @@ def to_jid(value: str) -> str:
             return f"{user}@{GROUP_SERVER}"
         if server == LID_SERVER and user.isdigit():
             return f"{user}@{LID_SERVER}"
-        raise InvalidJidError("must be a phone number, a <number>@s.whatsapp.net or a <id>@g.us JID")
+        raise InvalidJidError(
+            "must be a phone number, a <number>@s.whatsapp.net or a <id>@g.us JID"
+        )
     return f"{normalize_number(text)}@{USER_SERVER}"
 
 

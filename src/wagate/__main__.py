@@ -1,0 +1,3 @@
+from wagate.cli import app
+
+app(prog_name="wagate")

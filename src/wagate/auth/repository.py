@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import Select
+
+from wagate.auth.models import ApiKey, User
+from wagate.storage.repository import RepositoryBase
+
+
+class UserRepository(RepositoryBase[User]):
+    model = User
+
+    async def get_by_id(self, user_id: uuid.UUID) -> User | None:
+        return await self.session.get(User, user_id)
+
+    async def get_by_email(self, email: str) -> User | None:
+        return await self.get_one_or_none(self.base_statement().where(User.email == email))
+
+    async def admin_exists(self) -> bool:
+        return await self.count(self.base_statement().where(User.is_admin.is_(True))) > 0
+
+
+class ApiKeyRepository(RepositoryBase[ApiKey]):
+    model = ApiKey
+
+    def owned_by(self, user_id: uuid.UUID) -> Select[ApiKey]:
+        """Every read of a user's keys starts here."""
+        return self.base_statement().where(ApiKey.user_id == user_id)
+
+    async def list_for(self, user_id: uuid.UUID) -> list[ApiKey]:
+        statement = self.owned_by(user_id).order_by(ApiKey.created_at.desc())
+        return list(await self.get_all(statement))
+
+    async def get_for(self, user_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey | None:
+        return await self.get_one_or_none(self.owned_by(user_id).where(ApiKey.id == key_id))
+
+    async def get_by_hash(self, key_hash: str) -> ApiKey | None:
+        return await self.get_one_or_none(self.base_statement().where(ApiKey.key_hash == key_hash))

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import uuid
+
+from pydantic import BaseModel, Field
+
+from wagate.schemas import ApiDateTime, RequestModel
+
+
+class RegisterRequest(RequestModel):
+    email: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+    name: str | None = Field(default=None, max_length=200)
+
+
+class LoginRequest(RequestModel):
+    email: str = Field(min_length=1, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class UserOut(BaseModel):
+    id: uuid.UUID
+    email: str
+    name: str | None
+    plan: str
+
+
+class UserDetail(UserOut):
+    is_admin: bool
+    created_at: ApiDateTime
+
+
+class AuthData(BaseModel):
+    token: str
+    user: UserOut
+
+
+class MeData(BaseModel):
+    user: UserDetail
+
+
+class CreateApiKeyRequest(RequestModel):
+    name: str = Field(min_length=1, max_length=100)
+    expiresInDays: int | None = Field(default=None, ge=1, le=3650)
+
+
+class CreatedApiKey(BaseModel):
+    id: uuid.UUID
+    name: str
+    key: str
+    lastFour: str
+    createdAt: ApiDateTime
+    expiresAt: ApiDateTime | None
+
+
+class ApiKeyOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    last_four: str
+    is_active: bool
+    created_at: ApiDateTime
+    last_used_at: ApiDateTime | None
+    expires_at: ApiDateTime | None
+
+
+class ApiKeyList(BaseModel):
+    keys: list[ApiKeyOut]

@@ -1,0 +1,170 @@
+"""Users, logins and user API keys. Takes a DB session and plain values; never commits."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wagate.auth import passwords, tokens
+from wagate.auth.models import ApiKey, User
+from wagate.auth.repository import ApiKeyRepository, UserRepository
+from wagate.errors import AppError, ErrorCode, not_found
+from wagate.storage.base import utcnow
+
+# Only so often is a key's last use written, so a busy key does not turn every
+# request into a write.
+_LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+def normalize_email(email: str) -> str:
+    try:
+        return validate_email(email, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise AppError(ErrorCode.VALIDATION_ERROR, f"email: {exc}") from exc
+
+
+async def create_user(
+    db: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    name: str | None = None,
+    is_admin: bool = False,
+) -> User:
+    email = normalize_email(email)
+    problem = passwords.password_problem(password, email)
+    if problem:
+        raise AppError(ErrorCode.VALIDATION_ERROR, problem)
+    users = UserRepository(db)
+    if await users.get_by_email(email) is not None:
+        raise AppError(ErrorCode.USER_EXISTS, "A user with this email already exists")
+    user = User(
+        email=email,
+        password_hash=await passwords.hash_password(password),
+        name=name or None,
+        is_admin=is_admin,
+        plan="admin" if is_admin else "free",
+    )
+    return await users.create(user)
+
+
+async def register(
+    db: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    name: str | None,
+    allow_registration: bool,
+) -> User:
+    if not allow_registration:
+        raise AppError(ErrorCode.REGISTRATION_CLOSED, "Registration is closed on this server")
+    return await create_user(db, email=email, password=password, name=name)
+
+
+async def authenticate(db: AsyncSession, *, email: str, password: str) -> User:
+    try:
+        email = normalize_email(email)
+    except AppError:
+        email = email.strip().lower()
+    user = await UserRepository(db).get_by_email(email)
+    valid = await passwords.verify_password(password, user.password_hash if user else None)
+    if user is None or not valid or not user.is_active:
+        raise AppError(ErrorCode.INVALID_CREDENTIALS, "Invalid email or password")
+    return user
+
+
+def issue_token(user: User, *, secret: str, expires_minutes: int) -> str:
+    return tokens.issue_token(user.id, secret, expires_minutes)
+
+
+async def user_from_token(db: AsyncSession, token: str, *, secret: str) -> User:
+    try:
+        user_id = tokens.read_token(token, secret)
+    except tokens.TokenError as exc:
+        raise AppError(ErrorCode.INVALID_TOKEN, str(exc)) from exc
+    user = await UserRepository(db).get_by_id(user_id)
+    if user is None or not user.is_active:
+        raise AppError(ErrorCode.INVALID_TOKEN, "Invalid token")
+    return user
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    key: ApiKey
+    raw: str
+
+
+async def create_api_key(
+    db: AsyncSession, user: User, *, name: str, expires_in_days: int | None = None
+) -> IssuedKey:
+    new = tokens.new_key(tokens.USER_KEY_PREFIX)
+    now = utcnow()
+    key = ApiKey(
+        user_id=user.id,
+        name=name,
+        key_hash=new.hash,
+        last_four=new.last_four,
+        created_at=now,
+        expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
+    )
+    await ApiKeyRepository(db).create(key)
+    return IssuedKey(key=key, raw=new.raw)
+
+
+async def list_api_keys(db: AsyncSession, user: User) -> list[ApiKey]:
+    return await ApiKeyRepository(db).list_for(user.id)
+
+
+async def revoke_api_key(db: AsyncSession, user: User, key_id: uuid.UUID) -> ApiKey:
+    keys = ApiKeyRepository(db)
+    key = await keys.get_for(user.id, key_id)
+    if key is None:
+        raise not_found("API key")
+    return await keys.update(key, {"is_active": False, "revoked_at": key.revoked_at or utcnow()})
+
+
+async def user_for_api_key(db: AsyncSession, raw_key: str) -> User:
+    """The owner of an active user key; marks the key used."""
+    key = await ApiKeyRepository(db).get_by_hash(tokens.hash_key(raw_key))
+    now = datetime.now(UTC)
+    if (
+        key is None
+        or not tokens.same_hash(key.key_hash, tokens.hash_key(raw_key))
+        or not key.is_active
+        or (key.expires_at is not None and key.expires_at <= now)
+    ):
+        raise AppError(ErrorCode.INVALID_API_KEY, "Invalid or inactive API key")
+    if key.last_used_at is None or now - key.last_used_at > _LAST_USED_RESOLUTION:
+        key.last_used_at = now
+    user = await UserRepository(db).get_by_id(key.user_id)
+    if user is None or not user.is_active:
+        raise AppError(ErrorCode.INVALID_API_KEY, "Invalid or inactive API key")
+    return user
+
+
+@dataclass(frozen=True, slots=True)
+class AdminBootstrap:
+    email: str
+    generated_password: str | None
+
+
+async def ensure_admin(
+    db: AsyncSession, *, email: str, password: str | None
+) -> AdminBootstrap | None:
+    """Create the first admin when there is none. Returns what was created, once."""
+    users = UserRepository(db)
+    if await users.admin_exists():
+        return None
+    existing = await users.get_by_email(normalize_email(email))
+    if existing is not None:
+        existing.is_admin = True
+        existing.plan = "admin"
+        return AdminBootstrap(email=existing.email, generated_password=None)
+    chosen = password or secrets.token_urlsafe(12)
+    user = await create_user(db, email=email, password=chosen, name="Administrator", is_admin=True)
+    return AdminBootstrap(email=user.email, generated_password=None if password else chosen)

@@ -1,0 +1,101 @@
+"""The ``wagate`` command."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from wagate.config import Settings
+
+app = typer.Typer(help="wagate: a self-hosted WhatsApp HTTP API gateway", no_args_is_help=True)
+user_app = typer.Typer(help="Manage users", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
+) -> None:
+    """Serve the API, the dashboard and the workers."""
+    from wagate.app import create_app
+
+    settings = Settings()
+    host = host or settings.host
+    port = port or settings.port
+    typer.echo(f"wagate serving on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations."""
+    from wagate.storage.db import Database
+    from wagate.storage.migrate import migrate as run_migrations
+
+    async def _run() -> None:
+        database = Database.from_settings(Settings())
+        try:
+            await run_migrations(database)
+        finally:
+            await database.dispose()
+
+    asyncio.run(_run())
+    typer.echo("database is up to date")
+
+
+def _with_database(action: str, email: str, password: str, admin: bool) -> None:
+    from wagate.auth import passwords, service
+    from wagate.auth.repository import UserRepository
+    from wagate.errors import AppError, ErrorCode
+    from wagate.storage.db import Database
+    from wagate.storage.migrate import migrate as run_migrations
+
+    async def _run() -> str:
+        database = Database.from_settings(Settings())
+        try:
+            await run_migrations(database)
+            async with database.transaction() as db:
+                if action == "create":
+                    user = await service.create_user(
+                        db, email=email, password=password, is_admin=admin
+                    )
+                    return f"created user {user.email} ({user.id})"
+                user_or_none = await UserRepository(db).get_by_email(service.normalize_email(email))
+                if user_or_none is None:
+                    raise AppError(ErrorCode.NOT_FOUND, f"no user {email}")
+                problem = passwords.password_problem(password, user_or_none.email)
+                if problem:
+                    raise AppError(ErrorCode.VALIDATION_ERROR, problem)
+                user_or_none.password_hash = await passwords.hash_password(password)
+                return f"password of {user_or_none.email} changed"
+        finally:
+            await database.dispose()
+
+    try:
+        typer.echo(asyncio.run(_run()))
+    except AppError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+
+
+@user_app.command("create")
+def user_create(
+    email: Annotated[str, typer.Option(help="Login email")],
+    password: Annotated[str, typer.Option(help="Password", prompt=True, hide_input=True)],
+    admin: Annotated[bool, typer.Option("--admin", help="Make the user an administrator")] = False,
+) -> None:
+    """Create a user."""
+    _with_database("create", email, password, admin)
+
+
+@user_app.command("set-password")
+def user_set_password(
+    email: Annotated[str, typer.Option(help="Login email")],
+    password: Annotated[str, typer.Option(help="New password", prompt=True, hide_input=True)],
+) -> None:
+    """Set a user's password (for a lost admin password)."""
+    _with_database("set-password", email, password, False)

@@ -1,0 +1,42 @@
+"""Shapes every face of the API shares: the success envelope and timestamps."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, PlainSerializer
+
+T = TypeVar("T")
+
+# Routers carry the full prefix themselves, so the route a request matched (in
+# logs and metrics) is the path a client called.
+API_PREFIX = "/api/v1"
+
+
+def format_timestamp(value: datetime) -> str:
+    """``2025-12-14T00:00:00.000Z``: the form the SAK reference shows."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+ApiDateTime = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str)]
+
+
+class Envelope(BaseModel, Generic[T]):
+    success: Literal[True] = True
+    data: T
+
+
+class MessageEnvelope(BaseModel):
+    success: Literal[True] = True
+    message: str
+
+
+class RequestModel(BaseModel):
+    """Request bodies: unknown fields are ignored, strings are stripped."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="ignore")
+
+
+def ok(data: T) -> Envelope[T]:
+    return Envelope[T](data=data)
