@@ -3,6 +3,8 @@ with its lifespan, an HTTP client on it, and users."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import os
 import socket
 import subprocess
@@ -12,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -32,6 +35,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "both_databases: run the test on SQLite and, when configured, PostgreSQL"
     )
     config.addinivalue_line("markers", "registration_closed: the app under test refuses sign-ups")
+    config.addinivalue_line("markers", "private_urls: the app under test may fetch private URLs")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -220,3 +224,164 @@ def gateway_process(
     yield _make
     for gateway in started:
         gateway.stop()
+
+
+Predicate = Callable[[], Awaitable[bool]]
+
+
+@pytest.fixture
+def wait_until(app: FastAPI) -> Callable[..., Awaitable[None]]:
+    """Wait, without sleeping, until ``predicate`` holds: it is checked again each
+    time the app commits an outbox event (every state change writes one)."""
+
+    async def _wait(predicate: Predicate, timeout: float = 15.0, what: str = "condition") -> None:
+        signal = app.state.outbox_signal
+        waiter = signal.subscribe()
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    waiter.clear()
+                    if await predicate():
+                        return
+                    await waiter.wait()
+        except TimeoutError:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}") from None
+        finally:
+            signal.unsubscribe(waiter)
+
+    return _wait
+
+
+# -- sessions and the sandbox ------------------------------------------------
+
+_numbers = itertools.count(15550000001)
+
+
+@dataclass
+class Linked:
+    session_id: str
+    api_key: str
+    phone: str
+
+
+@pytest.fixture
+def new_phone_number() -> Callable[[], str]:
+    return lambda: str(next(_numbers))
+
+
+@pytest.fixture
+def session_tools(
+    client: httpx.AsyncClient,
+    wait_until: Callable[..., Awaitable[None]],
+    new_phone_number: Callable[[], str],
+) -> Any:
+    class Tools:
+        async def create(self, headers: dict[str, str], name: str = "Shop") -> dict[str, Any]:
+            response = await client.post("/api/v1/sessions", json={"name": name}, headers=headers)
+            assert response.status_code == 201, response.text
+            data: dict[str, Any] = response.json()["data"]
+            return data
+
+        async def status(self, headers: dict[str, str], session_id: str) -> dict[str, Any]:
+            response = await client.get(f"/api/v1/sessions/{session_id}/status", headers=headers)
+            assert response.status_code == 200, response.text
+            data: dict[str, Any] = response.json()["data"]
+            return data
+
+        async def wait_state(
+            self, headers: dict[str, str], session_id: str, state: str, timeout: float = 15.0
+        ) -> dict[str, Any]:
+            seen: dict[str, Any] = {}
+
+            async def reached() -> bool:
+                seen.update(await self.status(headers, session_id))
+                return bool(seen["state"] == state)
+
+            await wait_until(reached, timeout, f"session {session_id} to be {state} ({seen})")
+            return seen
+
+        async def qr(self, headers: dict[str, str], session_id: str) -> str:
+            await self.wait_state(headers, session_id, "qr")
+            response = await client.get(f"/api/v1/sessions/{session_id}/qr", headers=headers)
+            code: str = response.json()["data"]["qrCode"]
+            assert code
+            return code
+
+        async def phone(
+            self, headers: dict[str, str], number: str | None = None, **extra: Any
+        ) -> str:
+            number = number or new_phone_number()
+            response = await client.post(
+                "/sandbox/v1/phones",
+                json={"phone": number, "name": f"Phone {number[-4:]}", **extra},
+                headers=headers,
+            )
+            assert response.status_code in (200, 201), response.text
+            return number
+
+        async def link(self, headers: dict[str, str], name: str = "Shop") -> Linked:
+            created = await self.create(headers, name)
+            phone = await self.phone(headers)
+            code = await self.qr(headers, created["sessionId"])
+            scanned = await client.post(
+                f"/sandbox/v1/phones/{phone}/link", json={"qr": code}, headers=headers
+            )
+            assert scanned.status_code == 200, scanned.text
+            await self.wait_state(headers, created["sessionId"], "connected")
+            return Linked(created["sessionId"], created["apiKey"], phone)
+
+        async def fault(self, headers: dict[str, str], **body: Any) -> None:
+            response = await client.post("/sandbox/v1/faults", json=body, headers=headers)
+            assert response.status_code == 200, response.text
+
+    return Tools()
+
+
+@pytest.fixture
+def free_tcp_port() -> int:
+    return free_port()
+
+
+class SandboxProcess:
+    """``wagate sandbox serve`` in its own process."""
+
+    __test__ = False
+
+    def __init__(self, port: int, data_dir: Path, log: Path) -> None:
+        self.port = port
+        self.data_dir = data_dir
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/"
+
+    def start(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WAGATE_")}
+        env["WAGATE_DATA_DIR"] = str(self.data_dir)
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "wagate", "sandbox", "serve", "--port", str(self.port)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=log,
+            )
+        assert self.process.stdout is not None
+        for line in self.process.stdout:  # the process says when it listens
+            if b"listening on" in line:
+                return
+        raise RuntimeError(f"sandbox did not start:\n{self.log.read_text()}")
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+@pytest.fixture
+def sandbox_process(tmp_path: Path, free_tcp_port: int) -> Iterator[SandboxProcess]:
+    process = SandboxProcess(free_tcp_port, tmp_path / "sandbox-data", tmp_path / "sandbox.log")
+    process.start()
+    yield process
+    process.kill()

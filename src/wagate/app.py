@@ -4,20 +4,36 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
 from wagate.auth import service as auth_service
 from wagate.auth.router import router as auth_router
 from wagate.config import Settings
+from wagate.engines.base import EngineContext
+from wagate.engines.registry import create_engine
+from wagate.engines.sandbox.router import router as sandbox_router
 from wagate.errors import install_error_handlers
+from wagate.events.service import OutboxSignal
 from wagate.health.router import router as health_router
 from wagate.logs import RequestContextMiddleware, configure_logging
+from wagate.messages.inbound import InboundHandler
+from wagate.messages.media import MediaStore
+from wagate.messages.queue import OutboundQueue
+from wagate.messages.router import router as messages_router
+from wagate.messages.send_router import router as send_router
+from wagate.messages.upload_limits import UploadLimitMiddleware, upload_limits
+from wagate.net.fetch import create_guarded_client
+from wagate.sessions.manager import SessionManager
+from wagate.sessions.router import router as sessions_router
 from wagate.storage.db import Database
 from wagate.storage.migrate import migrate
 
 logger = logging.getLogger("wagate")
+
+# Any request body but media uploads (which have limits of their own).
+DEFAULT_BODY_LIMIT = 1024 * 1024
 
 
 async def bootstrap_admin(database: Database, settings: Settings) -> None:
@@ -45,17 +61,44 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        settings.resolved_secret_key  # noqa: B018  (create the key file before serving)
-        database = Database.from_settings(settings)
-        app.state.database = database
-        try:
+        # Every part registers its own shut-down as it starts, so a failed
+        # start-up closes exactly what was opened, in reverse order.
+        async with AsyncExitStack() as stack:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            settings.resolved_secret_key  # noqa: B018  (create the key file before serving)
+            database = Database.from_settings(settings)
+            stack.push_async_callback(database.dispose)
             if settings.auto_migrate:
                 await migrate(database)
             await bootstrap_admin(database, settings)
+
+            http_client = create_guarded_client(
+                allow_private=settings.allow_private_urls, timeout=settings.media_fetch_timeout
+            )
+            stack.push_async_callback(http_client.aclose)
+            signal = OutboxSignal()
+            media_store = MediaStore(settings.data_dir / "media")
+            manager = SessionManager(database, settings, signal)
+            for name in settings.engines:
+                context = EngineContext(
+                    settings=settings, emit=manager.handle_event, data_dir=settings.data_dir
+                )
+                manager.add_engine(create_engine(name, context))
+            InboundHandler(manager, media_store, signal, settings.base_url).register()
+            queue = OutboundQueue(database, manager, media_store, settings, signal)
+
+            app.state.database = database
+            app.state.http_client = http_client
+            app.state.outbox_signal = signal
+            app.state.media_store = media_store
+            app.state.session_manager = manager
+            app.state.outbound_queue = queue
+
+            stack.push_async_callback(manager.close)
+            await manager.start()
+            stack.push_async_callback(queue.close)
+            await queue.start()
             yield
-        finally:
-            await database.dispose()
 
     app = FastAPI(
         title="wagate",
@@ -66,8 +109,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     configure_logging(settings)
     install_error_handlers(app)
+    app.add_middleware(
+        UploadLimitMiddleware,
+        limits=upload_limits(settings),
+        default_limit=DEFAULT_BODY_LIMIT,
+    )
     app.add_middleware(RequestContextMiddleware)
 
-    for router in (health_router, auth_router):
+    routers = [health_router, auth_router, sessions_router, send_router, messages_router]
+    if "sandbox" in settings.engines:
+        routers.append(sandbox_router)
+    for router in routers:
         app.include_router(router)
     return app

@@ -13,6 +13,8 @@ from wagate.config import Settings
 app = typer.Typer(help="wagate: a self-hosted WhatsApp HTTP API gateway", no_args_is_help=True)
 user_app = typer.Typer(help="Manage users", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+sandbox_app = typer.Typer(help="The sandbox WhatsApp network", no_args_is_help=True)
+app.add_typer(sandbox_app, name="sandbox")
 
 
 @app.command()
@@ -99,3 +101,43 @@ def user_set_password(
 ) -> None:
     """Set a user's password (for a lost admin password)."""
     _with_database("set-password", email, password, False)
+
+
+@sandbox_app.command("serve")
+def sandbox_serve(
+    port: Annotated[int, typer.Option(help="Port for the sandbox network's WebSocket")] = 3001,
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+) -> None:
+    """Run the sandbox network as its own process; gateways reach it with
+    WAGATE_SANDBOX_URL=ws://HOST:PORT."""
+    from wagate.engines.sandbox.server import run
+
+    settings = Settings()
+    typer.echo(f"sandbox network on ws://{host}:{port} (data in {settings.data_dir / 'sandbox'})")
+    run(host, port, settings.data_dir)
+
+
+@app.command()
+def demo(
+    url: Annotated[str, typer.Option(help="The running wagate server")] = "http://127.0.0.1:3000",
+    email: Annotated[str | None, typer.Option(help="Login email (default: the admin)")] = None,
+    password: Annotated[
+        str | None, typer.Option(help="Password (default: the saved admin one)")
+    ] = None,
+) -> None:
+    """Walk through linking a sandbox phone and messaging both ways, step by step."""
+    import httpx
+
+    from wagate.demo import DemoError, admin_login_from, run_demo
+
+    if email is None or password is None:
+        saved = admin_login_from(Settings().data_dir)
+        if saved is None:
+            typer.echo("error: give --email and --password (no saved admin login found)", err=True)
+            raise typer.Exit(1)
+        email, password = email or saved[0], password or saved[1]
+    try:
+        run_demo(url, email, password, typer.echo)
+    except (DemoError, httpx.HTTPError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc

@@ -48,9 +48,38 @@ class Settings(BaseSettings):
     reconnect_max_seconds: float = Field(default=60.0, gt=0)
     keepalive_seconds: float = Field(default=30.0, gt=0)
 
+    send_wait_seconds: float = Field(default=5.0, ge=0)
+    send_rate_per_minute: int = Field(default=0, ge=0)
+    max_image_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
+    max_video_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
+    max_audio_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
+    max_sticker_bytes: int = Field(default=1024 * 1024, gt=0)
+    max_document_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
+    media_fetch_timeout: float = Field(default=30.0, gt=0)
+
     sandbox_url: str | None = None
     sandbox_qr_interval: float = Field(default=20.0, gt=0)
     sandbox_qr_max_rotations: int = Field(default=6, ge=1)
+
+    # Webhooks (docs/webhooks.md). Retry delays in seconds, the first being the
+    # first attempt's; a comma-separated list in the environment.
+    webhook_timeout: float = Field(default=8.0, gt=0)
+    webhook_retry_delays: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [0.0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400]
+    )
+    webhook_disable_after_hours: float = Field(default=120, gt=0)
+    webhook_max_in_flight: int = Field(default=32, ge=1)
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+    # Events a live-stream client may fall behind by before it is dropped.
+    live_queue_size: int = Field(default=256, ge=1)
+
+    # The real WhatsApp engine (neonize / whatsmeow); see docs/whatsapp.md.
+    whatsmeow_worker_threads: int = Field(default=64, ge=4)
+    whatsmeow_connect_timeout: float = Field(default=20.0, gt=0)
+    whatsmeow_probe_network: bool = True
+    whatsmeow_proxy_url: str | None = None
+    whatsmeow_device_name: str = "wagate"
+    whatsmeow_log_level: str = "WARNING"
 
     @field_validator("engines", mode="before")
     @classmethod
@@ -64,6 +93,18 @@ class Settings(BaseSettings):
             raise ValueError("WAGATE_ENGINES must name at least one engine")
         return value
 
+    @field_validator("webhook_retry_delays", mode="before")
+    @classmethod
+    def _retry_delays_from_csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("webhook_retry_delays")
+    @classmethod
+    def _valid_retry_delays(cls, value: list[float]) -> list[float]:
+        if not value or any(delay < 0 for delay in value):
+            raise ValueError("WAGATE_WEBHOOK_RETRY_DELAYS must list seconds >= 0, e.g. 0,5,300")
+        return value
+
     @field_validator("secret_key")
     @classmethod
     def _strong_secret(cls, value: str | None) -> str | None:
@@ -75,6 +116,20 @@ class Settings(BaseSettings):
                 "unset it to have one generated and kept in the data folder"
             )
         return value
+
+    @property
+    def base_url(self) -> str:
+        """Where clients reach this server (for links in webhooks)."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def max_media_bytes(self, kind: str) -> int:
+        limits = {
+            "image": self.max_image_bytes,
+            "video": self.max_video_bytes,
+            "audio": self.max_audio_bytes,
+            "sticker": self.max_sticker_bytes,
+        }
+        return limits.get(kind, self.max_document_bytes)
 
     @property
     def default_engine(self) -> str:

@@ -121,8 +121,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         by_status = {
+            401: (ErrorCode.NO_TOKEN, exc.detail),
+            403: (ErrorCode.FORBIDDEN, exc.detail),
             404: (ErrorCode.NOT_FOUND, "Route not found"),
             405: (ErrorCode.METHOD_NOT_ALLOWED, "Method not allowed"),
+            413: (ErrorCode.PAYLOAD_TOO_LARGE, "Request body is too large"),
+            415: (ErrorCode.UNSUPPORTED_MEDIA_TYPE, exc.detail),
+            429: (ErrorCode.RATE_LIMIT_EXCEEDED, exc.detail),
         }
         code, message = by_status.get(exc.status_code, (ErrorCode.VALIDATION_ERROR, exc.detail))
         if exc.status_code >= 500:

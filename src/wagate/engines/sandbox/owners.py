@@ -1,0 +1,49 @@
+"""Which user plays which sandbox phone.
+
+The network itself is shared, like WhatsApp: any session may message any
+number. But only the user who created a phone may act as it (send from it,
+read its messages, scan with it), so one tenant cannot read another's traffic.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from wagate.storage.base import Base, utcnow
+
+
+class SandboxPhoneOwner(Base):
+    __tablename__ = "sandbox_phone_owners"
+
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+async def owner_of(db: AsyncSession, number: str) -> uuid.UUID | None:
+    row = await db.get(SandboxPhoneOwner, number)
+    return row.user_id if row else None
+
+
+async def numbers_of(db: AsyncSession, user_id: uuid.UUID) -> set[str]:
+    statement = select(SandboxPhoneOwner.number).where(SandboxPhoneOwner.user_id == user_id)
+    return set((await db.execute(statement)).scalars().all())
+
+
+async def claim(db: AsyncSession, number: str, user_id: uuid.UUID) -> None:
+    db.add(SandboxPhoneOwner(number=number, user_id=user_id))
+    await db.flush()
+
+
+async def release(db: AsyncSession, number: str) -> None:
+    row = await db.get(SandboxPhoneOwner, number)
+    if row is not None:
+        await db.delete(row)
+        await db.flush()

@@ -1,0 +1,140 @@
+"""The sandbox's wire protocol: JSON text frames over one WebSocket per engine.
+
+- request  ``{"id": 7, "op": "send", "args": {...}}`` (control operations are
+  ``"control.<method>"``)
+- answer   ``{"id": 7, "result": ...}`` or ``{"id": 7, "error": {...}}``
+- event    ``{"event": {...}}``, pushed for the sessions this socket connected
+
+Values go through :mod:`codec`, so dataclasses, bytes (base64) and datetimes
+arrive as they left. Errors carry their class name and are rebuilt only from
+the engine errors and :class:`SandboxError`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from wagate.engines.base import (
+    EngineError,
+    EngineEvent,
+    InvalidRecipientError,
+    MediaError,
+    NetworkError,
+    NotConnectedError,
+    NotLinkedError,
+    RateLimitedError,
+    SessionBannedError,
+    UnsupportedError,
+)
+from wagate.engines.sandbox import codec
+from wagate.engines.sandbox.models import SandboxError
+
+PROTOCOL_VERSION = 1
+CONTROL_PREFIX = "control."
+DEVICE_OPERATIONS = frozenset(
+    {
+        "connect",
+        "disconnect",
+        "logout",
+        "request_pairing_code",
+        "send",
+        "check_numbers",
+        "list_groups",
+        "get_group",
+        "mark_read",
+        "send_presence",
+        "download_media",
+        "linked_sessions",
+    }
+)
+# Media travels inside frames, base64; this leaves room for 100 MB files.
+MAX_FRAME_BYTES = 140 * 1024 * 1024
+
+_ENGINE_ERRORS: dict[str, type[EngineError]] = {
+    cls.__name__: cls
+    for cls in (
+        EngineError,
+        NotConnectedError,
+        RateLimitedError,
+        NetworkError,
+        NotLinkedError,
+        SessionBannedError,
+        InvalidRecipientError,
+        MediaError,
+        UnsupportedError,
+    )
+}
+
+
+class ProtocolError(ValueError):
+    """A frame that does not follow the protocol."""
+
+
+def request_frame(request_id: int, op: str, args: dict[str, Any]) -> str:
+    return json.dumps({"id": request_id, "op": op, "args": codec.encode(args)})
+
+
+def result_frame(request_id: int, result: object) -> str:
+    return json.dumps({"id": request_id, "result": codec.encode(result)})
+
+
+def event_frame(event: EngineEvent) -> str:
+    return json.dumps({"event": codec.encode(event)})
+
+
+def error_frame(request_id: int | None, error: Exception) -> str:
+    return json.dumps({"id": request_id, "error": error_to_wire(error)})
+
+
+def parse_frame(raw: str | bytes) -> dict[str, Any]:
+    try:
+        frame = json.loads(raw)
+    except ValueError as exc:
+        raise ProtocolError(f"not JSON: {exc}") from None
+    if not isinstance(frame, dict):
+        raise ProtocolError("a frame must be a JSON object")
+    return frame
+
+
+def decode_value(data: Any) -> Any:
+    try:
+        return codec.decode(data)
+    except codec.CodecError as exc:
+        raise ProtocolError(str(exc)) from None
+
+
+def error_to_wire(error: Exception) -> dict[str, Any]:
+    if isinstance(error, SandboxError):
+        return {
+            "type": "SandboxError",
+            "code": error.code,
+            "message": error.message,
+            "status": error.status,
+        }
+    if isinstance(error, EngineError):
+        wire: dict[str, Any] = {
+            "type": type(error).__name__,
+            "message": error.message,
+            "detail": error.detail,
+        }
+        if isinstance(error, RateLimitedError):
+            wire["retryAfter"] = error.retry_after
+        return wire
+    return {"type": "EngineError", "message": "the sandbox failed to do this", "detail": None}
+
+
+def error_from_wire(data: Any) -> Exception:
+    if not isinstance(data, dict):
+        return EngineError("the sandbox answered with a malformed error")
+    message = str(data.get("message") or "sandbox error")
+    if data.get("type") == "SandboxError":
+        return SandboxError(str(data.get("code")), message, int(data.get("status") or 400))
+    cls = _ENGINE_ERRORS.get(str(data.get("type")), EngineError)
+    if cls is RateLimitedError:
+        retry_after = data.get("retryAfter")
+        return RateLimitedError(
+            message, retry_after=float(retry_after) if retry_after is not None else None
+        )
+    detail = data.get("detail")
+    return cls(message, detail=str(detail) if detail is not None else None)

@@ -1,0 +1,213 @@
+"""What engines report about messages: incoming messages, receipts, group changes.
+
+Registered with the session manager, so each runs inside the transaction that
+handles its engine event.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wagate.engines.base import (
+    MEDIA_KINDS,
+    EngineError,
+    IncomingMessage,
+    MessageEvent,
+    ReceiptEvent,
+)
+from wagate.events.service import OutboxSignal, record_event
+from wagate.jid import number_of
+from wagate.messages import service
+from wagate.messages.media import MediaStore, StoredMedia
+from wagate.messages.models import Message, MessageStatus
+from wagate.messages.repository import MessageRepository
+from wagate.sessions.manager import SessionManager
+from wagate.sessions.models import WhatsAppSession
+
+logger = logging.getLogger(__name__)
+
+# The type names of the SAK reference's payloads (Baileys' message keys), so a
+# client written against it recognises them; ``messageType`` carries ours.
+SAK_TYPE_NAMES = {
+    "text": "conversation",
+    "image": "imageMessage",
+    "video": "videoMessage",
+    "audio": "audioMessage",
+    "document": "documentMessage",
+    "sticker": "stickerMessage",
+    "location": "locationMessage",
+    "contact": "contactMessage",
+    "reaction": "reactionMessage",
+}
+
+_RECEIPT_STATUS = {
+    "delivered": MessageStatus.DELIVERED,
+    "read": MessageStatus.READ,
+    "played": MessageStatus.PLAYED,
+}
+
+
+def media_url(public_url: str, message: Message) -> str:
+    return f"{public_url}/api/v1/messages/{message.message_id}/media?sessionId={message.session_id}"
+
+
+def received_payload(message: Message, public_url: str) -> dict[str, Any]:
+    """The ``message.received`` payload: the reference's fields, then ours."""
+    payload: dict[str, Any] = {
+        "from": message.chat,
+        "messageId": message.message_id,
+        "timestamp": int(message.timestamp.timestamp()),
+        "type": SAK_TYPE_NAMES.get(message.type, message.type),
+        "text": message.text if message.type == "text" else message.caption,
+        "messageType": message.type,
+        "chat": message.chat,
+        "isGroup": message.chat.endswith("@g.us"),
+        "participant": message.participant,
+        "sender": message.from_jid,
+        "senderLid": message.sender_lid,
+        "pushName": message.push_name,
+        "quotedMessageId": message.quoted_message_id,
+    }
+    if message.media_sha256:
+        payload["media"] = {
+            "url": media_url(public_url, message),
+            "mimetype": message.media_mimetype,
+            "filename": message.media_filename,
+            "size": message.media_size,
+            "sha256": message.media_sha256,
+            "caption": message.caption,
+        }
+    if message.content:
+        payload[message.type] = message.content
+    return payload
+
+
+class InboundHandler:
+    def __init__(
+        self,
+        manager: SessionManager,
+        media: MediaStore,
+        signal: OutboxSignal,
+        public_url: str,
+    ) -> None:
+        self.manager = manager
+        self.media = media
+        self.signal = signal
+        self.public_url = public_url.rstrip("/")
+
+    def register(self) -> None:
+        self.manager.on_event(MessageEvent, self.on_message)
+        self.manager.on_event(ReceiptEvent, self.on_receipt)
+
+    async def on_message(
+        self, db: AsyncSession, session: WhatsAppSession, event: MessageEvent
+    ) -> None:
+        incoming = event.message
+        messages = MessageRepository(db)
+        if await messages.get(session.id, incoming.message_id) is not None:
+            return  # an engine may report a message twice (reconnects): store it once
+        stored = await self._download(session, incoming)
+        message = self._to_row(session, incoming, stored)
+        await messages.create(message)
+        await service.touch_contact(
+            db, session, incoming.sender, push_name=incoming.push_name, lid=incoming.sender_lid
+        )
+        await service.touch_chat(
+            db,
+            session,
+            incoming.chat,
+            message,
+            unread=not incoming.from_me,
+            name=None if incoming.is_group else incoming.push_name,
+        )
+        if incoming.from_me:
+            return
+        await record_event(
+            db,
+            user_id=session.user_id,
+            session_id=session.id,
+            event_type="message.received",
+            data=received_payload(message, self.public_url),
+            signal=self.signal,
+        )
+
+    async def on_receipt(
+        self, db: AsyncSession, session: WhatsAppSession, event: ReceiptEvent
+    ) -> None:
+        await service.apply_receipt(
+            db,
+            session,
+            event.message_ids,
+            _RECEIPT_STATUS[event.status],
+            event.timestamp,
+            self.signal,
+        )
+
+    async def _download(
+        self, session: WhatsAppSession, incoming: IncomingMessage
+    ) -> StoredMedia | None:
+        if incoming.media is None or incoming.kind not in MEDIA_KINDS:
+            return None
+        try:
+            engine = self.manager.engine(session.engine)
+            data = await engine.download_media(str(session.id), incoming.media)
+        except (EngineError, Exception):
+            # The message still counts; its media is reported without a file.
+            logger.exception("media of %s could not be downloaded", incoming.message_id)
+            return None
+        return await self.media.save_bytes(data)
+
+    def _to_row(
+        self, session: WhatsAppSession, incoming: IncomingMessage, stored: StoredMedia | None
+    ) -> Message:
+        content: dict[str, Any] | None = None
+        if incoming.location is not None:
+            loc = incoming.location
+            content = {
+                "latitude": loc.latitude,
+                "longitude": loc.longitude,
+                "name": loc.name,
+                "address": loc.address,
+            }
+        elif incoming.contact is not None:
+            content = {
+                "displayName": incoming.contact.display_name,
+                "vcard": incoming.contact.vcard,
+            }
+        elif incoming.reaction is not None:
+            content = {
+                "messageId": incoming.reaction.target_message_id,
+                "emoji": incoming.reaction.emoji,
+            }
+        media = incoming.media
+        is_text = incoming.kind == "text"
+        return Message(
+            user_id=session.user_id,
+            session_id=session.id,
+            message_id=incoming.message_id,
+            direction="out" if incoming.from_me else "in",
+            chat=incoming.chat,
+            from_jid=incoming.sender,
+            to_jid=session.jid if not incoming.from_me else incoming.chat,
+            participant=incoming.sender if incoming.is_group else None,
+            sender_lid=incoming.sender_lid,
+            push_name=incoming.push_name,
+            type=incoming.kind,
+            text=incoming.text if is_text else None,
+            caption=None if is_text else incoming.text,
+            media_sha256=stored.sha256 if stored else None,
+            media_mimetype=media.mimetype if media else None,
+            media_filename=media.filename if media else None,
+            media_size=stored.size if stored else (media.size if media else None),
+            content=content,
+            quoted_message_id=incoming.quoted_message_id,
+            status=MessageStatus.SENT if incoming.from_me else MessageStatus.RECEIVED,
+            timestamp=incoming.timestamp,
+        )
+
+
+def sender_number(message: Message) -> str | None:
+    return number_of(message.from_jid) if message.from_jid else None

@@ -1,0 +1,276 @@
+"""The outbound queue: one worker per session sends its queued messages in order.
+
+The queue is the ``messages`` table itself (outgoing rows in ``queued`` or
+``sending``), so a crash or restart loses nothing: workers start again from
+the head. A message is marked ``sending`` in its own commit before the engine
+is called; one still ``sending`` after a crash is sent again with the same
+message id, which the network treats as the same message, so nothing arrives
+twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections import defaultdict
+from datetime import timedelta
+
+from wagate.config import Settings
+from wagate.engines.base import (
+    ContactCard,
+    EngineError,
+    Location,
+    MediaContent,
+    NotConnectedError,
+    OutgoingMessage,
+    RateLimitedError,
+    Reaction,
+)
+from wagate.events.service import OutboxSignal
+from wagate.messages import service
+from wagate.messages.media import MediaStore
+from wagate.messages.models import Message, MessageStatus
+from wagate.messages.repository import MessageRepository
+from wagate.sessions.backoff import reconnect_delay
+from wagate.sessions.manager import SessionManager
+from wagate.sessions.models import SessionState, WhatsAppSession
+from wagate.sessions.repository import SessionRepository
+from wagate.storage.base import utcnow
+from wagate.storage.db import Database
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+
+
+class OutboundQueue:
+    def __init__(
+        self,
+        database: Database,
+        manager: SessionManager,
+        media: MediaStore,
+        settings: Settings,
+        signal: OutboxSignal,
+    ) -> None:
+        self.database = database
+        self.manager = manager
+        self.media = media
+        self.settings = settings
+        self.signal = signal
+        self._workers: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._wakeups: defaultdict[uuid.UUID, asyncio.Event] = defaultdict(asyncio.Event)
+        self._outcomes: defaultdict[int, list[asyncio.Future[str]]] = defaultdict(list)
+        self._last_sent: dict[uuid.UUID, float] = {}
+        self._closing = False
+
+    async def start(self) -> None:
+        self.manager.on_connected(self.wake)
+        async with self.database.transaction() as db:
+            pending = await MessageRepository(db).sessions_with_pending()
+        for session_id in pending:
+            self.wake(session_id)
+
+    async def close(self) -> None:
+        self._closing = True
+        workers = list(self._workers.values())
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+
+    def wake(self, session_id: uuid.UUID) -> None:
+        """Something may be sendable for this session: start or nudge its worker."""
+        if self._closing:
+            return
+        self._wakeups[session_id].set()
+        worker = self._workers.get(session_id)
+        if worker is None or worker.done():
+            self._workers[session_id] = asyncio.create_task(
+                self._run(session_id), name=f"send-queue-{session_id}"
+            )
+
+    def expect(self, message_seq: int) -> asyncio.Future[str]:
+        """A future for a message's first outcome (``sent`` or ``failed``). Take it
+        before the message can be sent, so the outcome cannot slip past."""
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._outcomes[message_seq].append(future)
+        return future
+
+    async def outcome(
+        self, message_seq: int, future: asyncio.Future[str], wait: float
+    ) -> str | None:
+        """Wait up to ``wait`` seconds for the outcome; ``None`` if still queued by then."""
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), wait)
+        except TimeoutError:
+            return None
+        finally:
+            waiters = self._outcomes.get(message_seq)
+            if waiters is not None and future in waiters:
+                waiters.remove(future)
+                if not waiters:
+                    del self._outcomes[message_seq]
+
+    def _resolve(self, message_seq: int, status: str) -> None:
+        for future in self._outcomes.pop(message_seq, []):
+            if not future.done():
+                future.set_result(status)
+
+    # -- the worker ---------------------------------------------------------
+
+    async def _run(self, session_id: uuid.UUID) -> None:
+        wakeup = self._wakeups[session_id]
+        while not self._closing:
+            wakeup.clear()
+            try:
+                wait_for = await self._step(session_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("send queue of session %s stumbled", session_id)
+                wait_for = 1.0
+            if wait_for is None:
+                continue
+            if wait_for == float("inf"):
+                await wakeup.wait()
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wakeup.wait(), wait_for)
+
+    async def _step(self, session_id: uuid.UUID) -> float | None:
+        """Send the head of the queue if it is due. Returns how long to wait
+        before the next step (``inf``: until woken), or ``None`` to go on at once."""
+        async with self.database.transaction() as db:
+            session = await SessionRepository(db).get_by_id(session_id)
+            if session is None:
+                return float("inf")
+            head = await MessageRepository(db).next_pending(session_id)
+            if head is None:
+                return float("inf")
+            if session.session_state in (SessionState.LOGGED_OUT, SessionState.FAILED):
+                await service.advance(
+                    db,
+                    head,
+                    MessageStatus.FAILED,
+                    reason=f"session {session.state}",
+                    signal=self.signal,
+                )
+                self._resolve(head.seq, MessageStatus.FAILED)
+                return None
+            if session.session_state is not SessionState.CONNECTED:
+                return float("inf")  # the connected hook wakes us
+            now = utcnow()
+            if head.next_attempt_at is not None and head.next_attempt_at > now:
+                return (head.next_attempt_at - now).total_seconds()
+            pause = self._pacing_pause(session)
+            if pause > 0:
+                return pause
+            head.status = MessageStatus.SENDING
+            head.attempts += 1
+            outgoing = await self._outgoing(head)
+            engine_name, typing_ms, head_seq = session.engine, head.typing_delay_ms, head.seq
+        # The ``sending`` mark is committed before the engine is called.
+        engine = self.manager.engine(engine_name)
+        if typing_ms:
+            try:
+                await engine.send_presence(str(session_id), outgoing.to, "typing")
+                await asyncio.sleep(typing_ms / 1000)
+                await engine.send_presence(str(session_id), outgoing.to, "paused")
+            except EngineError:
+                pass  # typing is a courtesy; the message still goes
+        started = time.monotonic()
+        try:
+            receipt = await engine.send(str(session_id), outgoing)
+        except EngineError as exc:
+            return await self._failed_attempt(session_id, head_seq, exc)
+        self._last_sent[session_id] = time.monotonic()
+        logger.debug("sent %s in %.1fms", outgoing.message_id, (time.monotonic() - started) * 1000)
+        async with self.database.transaction() as db:
+            message = await db.get(Message, head_seq)
+            if message is not None:
+                await service.advance(
+                    db, message, MessageStatus.SENT, at=receipt.timestamp, signal=self.signal
+                )
+                message.next_attempt_at = None
+                message.error = None
+        self._resolve(head_seq, MessageStatus.SENT)
+        return None
+
+    async def _failed_attempt(
+        self, session_id: uuid.UUID, message_seq: int, error: EngineError
+    ) -> float | None:
+        async with self.database.transaction() as db:
+            message = await db.get(Message, message_seq)
+            if message is None:
+                return None
+            if error.temporary and message.attempts < MAX_ATTEMPTS:
+                if isinstance(error, RateLimitedError) and error.retry_after:
+                    delay = error.retry_after
+                else:
+                    delay = reconnect_delay(
+                        message.attempts,
+                        base=self.settings.reconnect_base_seconds,
+                        cap=self.settings.reconnect_max_seconds,
+                    )
+                retry_at = utcnow() + timedelta(seconds=delay)
+                await service.requeue(db, message, retry_at=retry_at, reason=error.message)
+                logger.info(
+                    "message %s: %s; retry %d in %.1fs",
+                    message.message_id,
+                    error.message,
+                    message.attempts,
+                    delay,
+                )
+                # Not connected: wait to be woken by the connection; otherwise wait the delay.
+                return float("inf") if isinstance(error, NotConnectedError) else delay
+            await service.advance(
+                db, message, MessageStatus.FAILED, reason=error.message, signal=self.signal
+            )
+        self._resolve(message_seq, MessageStatus.FAILED)
+        return None
+
+    def _pacing_pause(self, session: WhatsAppSession) -> float:
+        rate = session.send_rate_per_minute
+        if rate is None:
+            rate = self.settings.send_rate_per_minute
+        last = self._last_sent.get(session.id)
+        if not rate or last is None:
+            return 0.0
+        return max(0.0, last + 60.0 / rate - time.monotonic())
+
+    async def _outgoing(self, message: Message) -> OutgoingMessage:
+        media = None
+        if message.media_sha256:
+            media = MediaContent(
+                data=await self.media.read(message.media_sha256),
+                mimetype=message.media_mimetype or "application/octet-stream",
+                filename=message.media_filename,
+            )
+        content = message.content or {}
+        location = contact = reaction = None
+        if message.type == "location":
+            location = Location(
+                latitude=float(content["latitude"]),
+                longitude=float(content["longitude"]),
+                name=content.get("name"),
+                address=content.get("address"),
+            )
+        elif message.type == "contact":
+            contact = ContactCard(display_name=content["displayName"], vcard=content["vcard"])
+        elif message.type == "reaction":
+            reaction = Reaction(target_message_id=content["messageId"], emoji=content["emoji"])
+        text = message.text if message.type == "text" else message.caption
+        return OutgoingMessage(
+            message_id=message.message_id,
+            to=message.to_jid or message.chat,
+            kind=message.type,  # type: ignore[arg-type]
+            text=text,
+            media=media,
+            voice_note=message.voice_note,
+            location=location,
+            contact=contact,
+            reaction=reaction,
+            quoted_message_id=message.quoted_message_id,
+        )

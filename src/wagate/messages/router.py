@@ -1,0 +1,324 @@
+"""History and lookups: messages, chats, contacts, number checks, groups, presence."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse
+
+from wagate.deps import DbSession, Manager, SessionByKeyOrToken
+from wagate.engines.base import EngineError, GroupInfo
+from wagate.errors import AppError, ErrorCode
+from wagate.jid import InvalidJidError, is_group, normalize_number, number_of, to_jid
+from wagate.messages import service
+from wagate.messages.inbound import media_url
+from wagate.messages.models import Chat, Contact, Message, MessageStatus
+from wagate.messages.repository import ChatRepository, ContactRepository, MessageRepository
+from wagate.messages.schemas import (
+    ChatList,
+    ChatOut,
+    CheckNumbersRequest,
+    ContactList,
+    ContactOut,
+    Direction,
+    GroupList,
+    GroupOut,
+    GroupParticipantOut,
+    HistoryData,
+    HistoryItem,
+    MarkReadResult,
+    MessageDetail,
+    NumberCheckList,
+    NumberCheckOut,
+    PresenceRequest,
+    StatusChangeOut,
+)
+from wagate.schemas import API_PREFIX, Envelope, MessageEnvelope, ok
+
+router = APIRouter(prefix=API_PREFIX, tags=["messages"])
+
+Limit = Query(default=50, ge=1, le=500)
+Offset = Query(default=0, ge=0)
+
+
+def history_item(message: Message, base_url: str) -> HistoryItem:
+    media: dict[str, Any] | None = None
+    if message.media_mimetype:
+        media = {
+            "url": media_url(base_url, message) if message.media_sha256 else None,
+            "mimetype": message.media_mimetype,
+            "filename": message.media_filename,
+            "size": message.media_size,
+            "sha256": message.media_sha256,
+        }
+    to = message.to_jid or message.chat
+    return HistoryItem(
+        message_id=message.message_id,
+        to_number=to if is_group(to) else number_of(to),
+        from_number=number_of(message.from_jid) if message.from_jid else None,
+        message_type=message.type,
+        status=MessageStatus(message.status).public,
+        direction=message.direction,
+        chat=message.chat,
+        text=message.text,
+        caption=message.caption,
+        error=message.error,
+        media=media,
+        content=message.content,
+        quoted_message_id=message.quoted_message_id,
+        created_at=message.created_at,
+        updated_at=message.updated_at,
+    )
+
+
+def _base_url(request: Request) -> str:
+    configured: str | None = request.app.state.settings.public_url
+    return (configured or str(request.base_url)).rstrip("/")
+
+
+def _jid(value: str, field: str = "jid") -> str:
+    try:
+        return to_jid(value)
+    except InvalidJidError as exc:
+        raise AppError(ErrorCode.VALIDATION_ERROR, f"{field}: {exc}") from exc
+
+
+@router.get("/messages/history")
+async def history(
+    request: Request,
+    db: DbSession,
+    session: SessionByKeyOrToken,
+    limit: int = Limit,
+    offset: int = Offset,
+    direction: Direction | None = None,
+    chat: str | None = None,
+    status: str | None = Query(
+        default=None, pattern="^(queued|sent|delivered|read|played|failed|received)$"
+    ),
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Envelope[HistoryData]:
+    messages = await MessageRepository(db).history(
+        session.id,
+        limit=limit,
+        offset=offset,
+        direction=direction,
+        chat=_jid(chat, "chat") if chat else None,
+        status=status,
+        since=since,
+        until=until,
+    )
+    base = _base_url(request)
+    return ok(
+        HistoryData(messages=[history_item(m, base) for m in messages], limit=limit, offset=offset)
+    )
+
+
+@router.get("/messages/{message_id}")
+async def message_detail(
+    message_id: str, request: Request, db: DbSession, session: SessionByKeyOrToken
+) -> Envelope[MessageDetail]:
+    message = await service.get_message(db, session.id, message_id)
+    changes = await MessageRepository(db).status_changes(message.seq)
+    item = history_item(message, _base_url(request))
+    return ok(
+        MessageDetail(
+            **item.model_dump(),
+            push_name=message.push_name,
+            participant=message.participant,
+            sent_at=message.sent_at,
+            delivered_at=message.delivered_at,
+            read_at=message.read_at,
+            failed_at=message.failed_at,
+            statusHistory=[
+                StatusChangeOut(
+                    status=MessageStatus(c.status).public, reason=c.reason, at=c.created_at
+                )
+                for c in changes
+                if c.status != MessageStatus.SENDING
+            ],
+        )
+    )
+
+
+@router.get("/messages/{message_id}/media", response_class=FileResponse)
+async def message_media(
+    message_id: str, request: Request, db: DbSession, session: SessionByKeyOrToken
+) -> FileResponse:
+    message = await service.get_message(db, session.id, message_id)
+    store = request.app.state.media_store
+    if not message.media_sha256 or not store.exists(message.media_sha256):
+        raise AppError(ErrorCode.NOT_FOUND, "This message has no stored media")
+    return FileResponse(
+        store.path_for(message.media_sha256),
+        media_type=message.media_mimetype or "application/octet-stream",
+        filename=message.media_filename,
+        content_disposition_type="inline",
+    )
+
+
+def _chat_out(chat: Chat, last: Message | None, base: str) -> ChatOut:
+    return ChatOut(
+        jid=chat.jid,
+        name=chat.name,
+        is_group=chat.is_group,
+        unread_count=chat.unread_count,
+        last_message_at=chat.last_message_at,
+        last_message=history_item(last, base) if last else None,
+    )
+
+
+@router.get("/chats")
+async def list_chats(
+    request: Request,
+    db: DbSession,
+    session: SessionByKeyOrToken,
+    limit: int = Limit,
+    offset: int = Offset,
+) -> Envelope[ChatList]:
+    chats = await ChatRepository(db).listing(session.id, limit, offset)
+    seqs = [c.last_message_seq for c in chats if c.last_message_seq is not None]
+    last = {m.seq: m for m in await MessageRepository(db).by_seqs(session.id, seqs)}
+    base = _base_url(request)
+    return ok(
+        ChatList(
+            chats=[
+                _chat_out(c, last.get(c.last_message_seq) if c.last_message_seq else None, base)
+                for c in chats
+            ]
+        )
+    )
+
+
+@router.get("/chats/{jid}/messages")
+async def chat_messages(
+    jid: str,
+    request: Request,
+    db: DbSession,
+    session: SessionByKeyOrToken,
+    limit: int = Limit,
+    offset: int = Offset,
+) -> Envelope[HistoryData]:
+    messages = await MessageRepository(db).history(
+        session.id, limit=limit, offset=offset, chat=_jid(jid)
+    )
+    base = _base_url(request)
+    return ok(
+        HistoryData(messages=[history_item(m, base) for m in messages], limit=limit, offset=offset)
+    )
+
+
+@router.post("/chats/{jid}/read")
+async def mark_chat_read(
+    jid: str, db: DbSession, session: SessionByKeyOrToken, manager: Manager
+) -> Envelope[MarkReadResult]:
+    chat_jid = _jid(jid)
+    unread = await MessageRepository(db).unread_incoming(session.id, chat_jid)
+    by_sender: dict[str | None, list[str]] = {}
+    for message in unread:
+        by_sender.setdefault(message.participant, []).append(message.message_id)
+    engine = manager.engine(session.engine)
+    try:
+        for sender, ids in by_sender.items():
+            await engine.mark_read(str(session.id), chat_jid, ids, sender)
+    except EngineError as exc:
+        raise AppError(ErrorCode.SESSION_NOT_CONNECTED, exc.message) from exc
+    await service.mark_chat_read(db, session, chat_jid, unread)
+    return ok(MarkReadResult(chat=chat_jid, marked=len(unread)))
+
+
+def _contact_out(contact: Contact) -> ContactOut:
+    return ContactOut.model_validate(contact, from_attributes=True)
+
+
+@router.get("/contacts")
+async def list_contacts(
+    db: DbSession, session: SessionByKeyOrToken, limit: int = Limit, offset: int = Offset
+) -> Envelope[ContactList]:
+    contacts = await ContactRepository(db).listing(session.id, limit, offset)
+    return ok(ContactList(contacts=[_contact_out(c) for c in contacts]))
+
+
+@router.post("/contacts/check")
+async def check_numbers(
+    body: CheckNumbersRequest, session: SessionByKeyOrToken, manager: Manager
+) -> Envelope[NumberCheckList]:
+    numbers: list[str] = []
+    for index, raw in enumerate(body.numbers):
+        try:
+            numbers.append(normalize_number(raw))
+        except InvalidJidError as exc:
+            raise AppError(ErrorCode.VALIDATION_ERROR, f"numbers.{index}: {exc}") from exc
+    engine = manager.engine(session.engine)
+    try:
+        checks = await engine.check_numbers(str(session.id), numbers)
+    except EngineError as exc:
+        raise AppError(ErrorCode.SESSION_NOT_CONNECTED, exc.message) from exc
+    return ok(
+        NumberCheckList(
+            results=[
+                NumberCheckOut(number=c.number, jid=c.jid, onWhatsApp=c.on_whatsapp) for c in checks
+            ]
+        )
+    )
+
+
+def _group_out(group: GroupInfo, own_jid: str | None) -> GroupOut:
+    participants = [
+        GroupParticipantOut(jid=p.jid, is_admin=p.is_admin, is_super_admin=p.is_super_admin)
+        for p in group.participants
+    ]
+    me = next((p for p in group.participants if own_jid and p.jid == own_jid), None)
+    return GroupOut(
+        jid=group.jid,
+        name=group.name,
+        topic=group.topic,
+        owner=group.owner,
+        participant_count=len(participants),
+        participants=participants,
+        is_admin=bool(me and (me.is_admin or me.is_super_admin)),
+    )
+
+
+@router.get("/groups")
+async def list_groups(session: SessionByKeyOrToken, manager: Manager) -> Envelope[GroupList]:
+    try:
+        groups = await manager.engine(session.engine).list_groups(str(session.id))
+    except EngineError as exc:
+        raise AppError(ErrorCode.SESSION_NOT_CONNECTED, exc.message) from exc
+    return ok(GroupList(groups=[_group_out(g, session.jid) for g in groups]))
+
+
+@router.get("/groups/{jid}")
+async def group_detail(
+    jid: str, session: SessionByKeyOrToken, manager: Manager
+) -> Envelope[GroupOut]:
+    group_jid = _jid(jid)
+    if not is_group(group_jid):
+        raise AppError(ErrorCode.VALIDATION_ERROR, "jid: must be a group JID (…@g.us)")
+    try:
+        group = await manager.engine(session.engine).get_group(str(session.id), group_jid)
+    except EngineError as exc:
+        raise _engine_lookup_error(exc) from exc
+    return ok(_group_out(group, session.jid))
+
+
+def _engine_lookup_error(exc: EngineError) -> AppError:
+    if exc.temporary:
+        return AppError(ErrorCode.SESSION_NOT_CONNECTED, exc.message)
+    return AppError(ErrorCode.NOT_FOUND, exc.message)
+
+
+@router.post("/presence")
+async def send_presence(
+    body: PresenceRequest, session: SessionByKeyOrToken, manager: Manager
+) -> MessageEnvelope:
+    try:
+        await manager.engine(session.engine).send_presence(
+            str(session.id), _jid(body.to, "to"), body.presence
+        )
+    except EngineError as exc:
+        raise AppError(ErrorCode.SESSION_NOT_CONNECTED, exc.message) from exc
+    return MessageEnvelope(message=f"Presence '{body.presence}' sent")

@@ -1,0 +1,308 @@
+"""Sending, as the SAK reference: ``/messages/send`` and ``/messages/send-<kind>``.
+
+A send is stored before anything is sent; the answer says ``sent`` when the
+engine acknowledged it within ``WAGATE_SEND_WAIT_SECONDS``, else ``queued``.
+That wait happens while the response is being sent, after the request's
+transaction committed, so the queue never races a row that is not there yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import UploadFile
+from starlette.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
+
+from wagate.deps import ApiSession, DbSession, Manager, SettingsDep, get_outbound_queue
+from wagate.engines.base import ContactCard, Location, Reaction
+from wagate.errors import AppError, ErrorCode
+from wagate.jid import InvalidJidError, normalize_number, to_jid
+from wagate.messages import service, uploads
+from wagate.messages.models import Message, MessageStatus
+from wagate.messages.queue import OutboundQueue
+from wagate.messages.schemas import (
+    SendContactRequest,
+    SendLocationRequest,
+    SendMediaJson,
+    SendReactionRequest,
+    SendTextRequest,
+)
+from wagate.messages.service import OutgoingSpec
+from wagate.schemas import API_PREFIX
+from wagate.sessions.models import SessionState, WhatsAppSession
+from wagate.storage.db import after_commit
+
+router = APIRouter(prefix=f"{API_PREFIX}/messages", tags=["messages"])
+M = TypeVar("M", bound=BaseModel)
+
+MEDIA_FIELDS = {
+    "image": "image",
+    "video": "video",
+    "audio": "audio",
+    "document": "document",
+    "sticker": "sticker",
+}
+
+
+class SendResponse(JSONResponse):
+    """Renders ``{messageId, status}`` only when it is sent, after the commit."""
+
+    def __init__(
+        self,
+        message: Message,
+        *,
+        queue: OutboundQueue,
+        wait: float,
+        is_new: bool,
+    ) -> None:
+        self.message_id = message.message_id
+        self.seq = message.seq
+        self.queue = queue
+        self.wait = wait
+        self.is_new = is_new
+        self.known = MessageStatus(message.first_status or message.status).public
+        self.future: asyncio.Future[str] | None = queue.expect(message.seq) if is_new else None
+        super().__init__(self._body(self.known))
+
+    def _body(self, status: str) -> dict[str, Any]:
+        return {"success": True, "data": {"messageId": self.message_id, "status": status}}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.future is not None:
+            outcome = await self.queue.outcome(self.seq, self.future, self.wait)
+            status = MessageStatus(outcome).public if outcome else MessageStatus.QUEUED.value
+            self.body = self.render(self._body(status))
+            self.init_headers()
+        await super().__call__(scope, receive, send)
+
+
+def parse_to(value: str) -> str:
+    try:
+        return to_jid(value)
+    except InvalidJidError as exc:
+        raise AppError(ErrorCode.VALIDATION_ERROR, f"to: {exc}") from exc
+
+
+async def _send(
+    request: Request,
+    db: DbSession,
+    session: WhatsAppSession,
+    manager: Manager,
+    settings: SettingsDep,
+    spec: OutgoingSpec,
+) -> SendResponse:
+    queue = get_outbound_queue(request)
+    engine = manager.engine(session.engine)
+    message, is_new = await service.enqueue(
+        db,
+        session,
+        spec,
+        message_id=engine.new_message_id(str(session.id)),
+        idempotency_key=request.headers.get("idempotency-key"),
+        sender_jid=session.jid,
+    )
+    if is_new:
+        after_commit(db, lambda: queue.wake(session.id))
+    # Waiting for an ack only makes sense when the session can send right now.
+    connected = session.session_state is SessionState.CONNECTED
+    wait = settings.send_wait_seconds if connected else 0.0
+    return SendResponse(message, queue=queue, wait=wait, is_new=is_new)
+
+
+@router.post("/send", response_model=None)
+async def send_text(
+    body: SendTextRequest,
+    request: Request,
+    db: DbSession,
+    session: ApiSession,
+    manager: Manager,
+    settings: SettingsDep,
+) -> SendResponse:
+    spec = OutgoingSpec(
+        kind="text",
+        to=parse_to(body.to),
+        text=body.text,
+        quoted_message_id=body.quotedMessageId,
+        typing_delay_ms=body.typingDelay,
+    )
+    return await _send(request, db, session, manager, settings, spec)
+
+
+def _media_endpoint(kind: str) -> None:
+    field = MEDIA_FIELDS[kind]
+
+    async def endpoint(
+        request: Request,
+        db: DbSession,
+        session: ApiSession,
+        manager: Manager,
+        settings: SettingsDep,
+    ) -> SendResponse:
+        spec = await _media_spec(request, kind, field, settings)
+        return await _send(request, db, session, manager, settings, spec)
+
+    endpoint.__name__ = f"send_{kind}"
+    router.add_api_route(
+        f"/send-{kind}",
+        endpoint,
+        methods=["POST"],
+        response_model=None,
+        summary=f"Send {'an' if kind[0] in 'aeiou' else 'a'} {kind}",
+        description=(
+            f"multipart/form-data with `to`, `caption?`, `{field}` (the file)"
+            + (", `filename?`" if kind == "document" else "")
+            + (", `voiceNote?`" if kind == "audio" else "")
+            + "; or JSON `{to, mediaUrl | media (base64) + mimetype, caption?, filename?}`."
+        ),
+    )
+
+
+async def _media_spec(
+    request: Request, kind: str, field: str, settings: SettingsDep
+) -> OutgoingSpec:
+    store = request.app.state.media_store
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form(max_files=2, max_fields=20)
+        upload = form.get(field)
+        if not isinstance(upload, UploadFile):
+            raise AppError(ErrorCode.VALIDATION_ERROR, f"{field}: a file is required")
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        body = _validate(SendMediaJson, fields)
+        media_input = await uploads.from_upload(store, upload, kind=kind, settings=settings)
+        filename = body.filename or upload.filename
+    else:
+        try:
+            raw = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise AppError(ErrorCode.VALIDATION_ERROR, "Request body is not valid JSON") from exc
+        body = _validate(SendMediaJson, raw)
+        filename = body.filename
+        if body.mediaUrl:
+            media_input = await uploads.from_url(
+                store,
+                request.app.state.http_client,
+                body.mediaUrl,
+                kind=kind,
+                filename=filename,
+                settings=settings,
+            )
+        elif body.media:
+            media_input = await uploads.from_base64(
+                store,
+                body.media,
+                kind=kind,
+                mimetype=body.mimetype,
+                filename=filename,
+                settings=settings,
+            )
+        else:
+            raise AppError(
+                ErrorCode.VALIDATION_ERROR,
+                f"{field}: send a file (multipart), mediaUrl, or media (base64) with mimetype",
+            )
+    media = uploads.checked_media(
+        uploads.MediaInput(media_input.stored, media_input.declared_mimetype, filename), kind=kind
+    )
+    return OutgoingSpec(
+        kind=kind,  # type: ignore[arg-type]
+        to=parse_to(body.to),
+        caption=body.caption or None,
+        media=media,
+        voice_note=kind == "audio" and body.voiceNote,
+        quoted_message_id=body.quotedMessageId,
+        typing_delay_ms=body.typingDelay,
+    )
+
+
+def _validate(model: type[M], raw: object) -> M:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise AppError(ErrorCode.VALIDATION_ERROR, f"{where}: {first['msg']}") from exc
+
+
+for _kind in MEDIA_FIELDS:
+    _media_endpoint(_kind)
+
+
+@router.post("/send-location", response_model=None)
+async def send_location(
+    body: SendLocationRequest,
+    request: Request,
+    db: DbSession,
+    session: ApiSession,
+    manager: Manager,
+    settings: SettingsDep,
+) -> SendResponse:
+    spec = OutgoingSpec(
+        kind="location",
+        to=parse_to(body.to),
+        location=Location(body.latitude, body.longitude, body.name, body.address),
+        quoted_message_id=body.quotedMessageId,
+    )
+    return await _send(request, db, session, manager, settings, spec)
+
+
+def _vcard(name: str, phone: str | None) -> str:
+    lines = ["BEGIN:VCARD", "VERSION:3.0", f"FN:{name}"]
+    if phone:
+        digits = normalize_number(phone)
+        lines.append(f"TEL;type=CELL;waid={digits}:+{digits}")
+    lines.append("END:VCARD")
+    return "\n".join(lines)
+
+
+@router.post("/send-contact", response_model=None)
+async def send_contact(
+    body: SendContactRequest,
+    request: Request,
+    db: DbSession,
+    session: ApiSession,
+    manager: Manager,
+    settings: SettingsDep,
+) -> SendResponse:
+    if not body.contact.vcard and not body.contact.phone:
+        raise AppError(ErrorCode.VALIDATION_ERROR, "contact: give a phone or a vcard")
+    try:
+        vcard = body.contact.vcard or _vcard(body.contact.name, body.contact.phone)
+    except InvalidJidError as exc:
+        raise AppError(ErrorCode.VALIDATION_ERROR, f"contact.phone: {exc}") from exc
+    spec = OutgoingSpec(
+        kind="contact",
+        to=parse_to(body.to),
+        contact=ContactCard(display_name=body.contact.name, vcard=vcard),
+        quoted_message_id=body.quotedMessageId,
+    )
+    return await _send(request, db, session, manager, settings, spec)
+
+
+@router.post("/send-reaction", response_model=None)
+async def send_reaction(
+    body: SendReactionRequest,
+    request: Request,
+    db: DbSession,
+    session: ApiSession,
+    manager: Manager,
+    settings: SettingsDep,
+) -> SendResponse:
+    to = parse_to(body.to)
+    target = await service.get_message(db, session.id, body.messageId)
+    spec = OutgoingSpec(
+        kind="reaction",
+        to=to,
+        reaction=Reaction(
+            target_message_id=target.message_id,
+            emoji=body.emoji,
+            target_from_me=target.direction == "out",
+            target_sender=target.from_jid,
+        ),
+    )
+    return await _send(request, db, session, manager, settings, spec)

@@ -1,0 +1,374 @@
+"""The session lifecycle manager: drives engines and turns what they report into
+stored state.
+
+It is the engines' event sink. Each engine event is handled under a per-session
+lock in a transaction of its own, so a session's events are stored in the order
+they happened. Connection drops the engine does not retry itself are retried
+here, with exponential backoff and jitter; a keep-alive sweep catches any
+session that should be connected and is not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wagate.config import Settings
+from wagate.engines.base import (
+    ConnectedEvent,
+    DisconnectedEvent,
+    DisconnectReason,
+    Engine,
+    EngineError,
+    EngineEvent,
+    FailedEvent,
+    LoggedOutEvent,
+    NotLinkedError,
+    PairingCodeEvent,
+    QrCodeEvent,
+    SessionBannedError,
+)
+from wagate.errors import AppError, ErrorCode
+from wagate.events.service import OutboxSignal
+from wagate.sessions import service
+from wagate.sessions.backoff import reconnect_delay
+from wagate.sessions.models import SessionState, WhatsAppSession
+from wagate.sessions.repository import SessionRepository
+from wagate.storage.base import utcnow
+from wagate.storage.db import Database
+
+logger = logging.getLogger(__name__)
+
+# Handlers for the events the manager does not own (messages, receipts, groups):
+# they get the session row and the event inside the event's transaction.
+EventHandler = Callable[[AsyncSession, WhatsAppSession, Any], Awaitable[None]]
+ConnectedHook = Callable[[uuid.UUID], Awaitable[None] | None]
+
+_NO_RECONNECT = {
+    DisconnectReason.QR_TIMEOUT,
+    DisconnectReason.USER_REQUEST,
+    DisconnectReason.SHUTDOWN,
+}
+
+
+class SessionManager:
+    def __init__(self, database: Database, settings: Settings, signal: OutboxSignal) -> None:
+        self.database = database
+        self.settings = settings
+        self.signal = signal
+        self.engines: dict[str, Engine] = {}
+        self._locks: defaultdict[uuid.UUID, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._reconnects: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._attempts: defaultdict[uuid.UUID, int] = defaultdict(int)
+        # Sessions a person is stopping, logging out or deleting: the engine's
+        # own reports of that are not news.
+        self._quiet: set[uuid.UUID] = set()
+        self._handlers: dict[type[Any], EventHandler] = {}
+        self._connected_hooks: list[ConnectedHook] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._keepalive: asyncio.Task[None] | None = None
+        self._closing = False
+
+    # -- wiring -------------------------------------------------------------
+
+    def add_engine(self, engine: Engine) -> None:
+        self.engines[engine.name] = engine
+
+    def engine(self, name: str) -> Engine:
+        try:
+            return self.engines[name]
+        except KeyError:
+            raise AppError(
+                ErrorCode.SERVICE_UNAVAILABLE, f"The {name!r} engine is not enabled on this server"
+            ) from None
+
+    def on_event(self, event_type: type[Any], handler: EventHandler) -> None:
+        self._handlers[event_type] = handler
+
+    def on_connected(self, hook: ConnectedHook) -> None:
+        self._connected_hooks.append(hook)
+
+    # -- start-up and shut-down ---------------------------------------------
+
+    async def start(self) -> None:
+        """Open the engines and resume every session that was linked."""
+        for engine in self.engines.values():
+            await engine.open()
+        async with self.database.transaction() as db:
+            repository = SessionRepository(db)
+            to_resume = [(s.id, s.engine) for s in await repository.to_resume()]
+            for waiting in await repository.waiting_for_link():
+                owner = self.engines.get(waiting.engine)
+                if owner is not None and owner.is_linked(str(waiting.id)):
+                    # Linked just before the last stop, before the news was stored.
+                    to_resume.append((waiting.id, waiting.engine))
+                    continue
+                # The link attempt died with the previous process; GET /qr or
+                # restart begins a new one.
+                await service.transition(
+                    db, waiting, SessionState.DISCONNECTED, reason=DisconnectReason.SHUTDOWN
+                )
+        for session_id, engine_name in to_resume:
+            if engine_name in self.engines:
+                self._spawn(self.connect(session_id, engine_name))
+            else:
+                logger.warning("session %s needs the disabled engine %s", session_id, engine_name)
+        self._keepalive = asyncio.create_task(self._keepalive_loop(), name="session-keepalive")
+
+    async def close(self) -> None:
+        self._closing = True
+        tasks = [*self._reconnects.values(), *self._tasks]
+        if self._keepalive:
+            tasks.append(self._keepalive)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for engine in self.engines.values():
+            try:
+                await engine.close()
+            except Exception:
+                logger.exception("engine %s did not close cleanly", engine.name)
+
+    # -- what people ask for ------------------------------------------------
+
+    async def connect(self, session_id: uuid.UUID, engine_name: str) -> None:
+        """Start or resume a session's connection; failures become state, not errors."""
+        if self._closing:
+            return
+        engine = self.engine(engine_name)
+        try:
+            await engine.start_session(str(session_id))
+        except NotLinkedError as exc:
+            await self._record(session_id, SessionState.LOGGED_OUT, exc.message)
+        except SessionBannedError as exc:
+            await self._record(
+                session_id, SessionState.FAILED, exc.message, DisconnectReason.BANNED
+            )
+        except EngineError as exc:
+            reason = DisconnectReason.NETWORK if exc.temporary else DisconnectReason.CONNECT_FAILURE
+            await self._record(session_id, SessionState.DISCONNECTED, exc.message, reason)
+            if exc.temporary and engine.is_linked(str(session_id)):
+                self._schedule_reconnect(session_id, engine_name)
+
+    def connect_soon(self, session_id: uuid.UUID, engine_name: str) -> None:
+        """Begin connecting without waiting for the engine (after a commit)."""
+        self._quiet.discard(session_id)
+        self._spawn(self.connect(session_id, engine_name))
+
+    async def restart(self, session: WhatsAppSession) -> None:
+        engine = self.engine(session.engine)
+        self._cancel_reconnect(session.id)
+        with self._quieted(session.id), contextlib.suppress(EngineError):
+            await engine.stop_session(str(session.id))
+        self._attempts.pop(session.id, None)
+        await self.connect(session.id, session.engine)
+
+    async def logout(self, session: WhatsAppSession) -> None:
+        engine = self.engine(session.engine)
+        self._cancel_reconnect(session.id)
+        with self._quieted(session.id):
+            try:
+                await engine.logout(str(session.id))
+            except EngineError as exc:
+                logger.warning("logout of %s: %s", session.id, exc.message)
+        await self._record(
+            session.id,
+            SessionState.LOGGED_OUT,
+            "Logged out on request",
+            DisconnectReason.USER_REQUEST,
+        )
+
+    async def discard(self, session: WhatsAppSession) -> None:
+        """Before a session is deleted: log its device out and forget it."""
+        self._cancel_reconnect(session.id)
+        self._quiet.add(session.id)
+        engine = self.engines.get(session.engine)
+        if engine is not None:
+            try:
+                await engine.logout(str(session.id))
+            except EngineError as exc:
+                logger.warning("logout of deleted session %s: %s", session.id, exc.message)
+        self._attempts.pop(session.id, None)
+        self._locks.pop(session.id, None)
+
+    async def request_pairing_code(self, session: WhatsAppSession, phone_number: str) -> str:
+        if session.linked and session.session_state is SessionState.CONNECTED:
+            raise AppError(ErrorCode.CONFLICT, "The session is already linked to a phone")
+        engine = self.engine(session.engine)
+        try:
+            return await engine.request_pairing_code(str(session.id), phone_number)
+        except EngineError as exc:
+            raise AppError(ErrorCode.ENGINE_ERROR, exc.message) from exc
+
+    # -- the engines' event sink --------------------------------------------
+
+    async def handle_event(self, event: EngineEvent) -> None:
+        if self._closing:
+            return
+        try:
+            session_id = uuid.UUID(event.session_id)
+        except ValueError:
+            logger.warning("event for an unknown session id %r", event.session_id)
+            return
+        if session_id in self._quiet and isinstance(event, DisconnectedEvent | LoggedOutEvent):
+            return
+        async with self._locks[session_id], self.database.transaction() as db:
+            session = await SessionRepository(db).get_by_id(session_id)
+            if session is None:
+                return
+            await self._apply(db, session, event)
+        if isinstance(event, ConnectedEvent):
+            self._attempts.pop(session_id, None)
+            self._cancel_reconnect(session_id)
+            for hook in self._connected_hooks:
+                result = hook(session_id)
+                if result is not None:
+                    await result
+        elif (
+            isinstance(event, DisconnectedEvent)
+            and not event.will_retry
+            and event.reason not in _NO_RECONNECT
+            and session.linked
+        ):
+            self._schedule_reconnect(session_id, session.engine)
+
+    async def _apply(self, db: AsyncSession, session: WhatsAppSession, event: EngineEvent) -> None:
+        signal = self.signal
+        match event:
+            case QrCodeEvent(code=code, expires_in=expires_in):
+                expires_at = utcnow() + timedelta(seconds=expires_in)
+                await service.show_qr(db, session, code, expires_at, signal)
+            case PairingCodeEvent(code=code, phone_number=phone):
+                await service.show_pairing_code(db, session, code, phone, signal)
+            case ConnectedEvent(phone_number=phone, push_name=push_name, jid=jid):
+                await service.mark_connected(
+                    db, session, phone_number=phone, push_name=push_name, jid=jid, signal=signal
+                )
+            case DisconnectedEvent(reason=reason, detail=detail):
+                await service.transition(
+                    db,
+                    session,
+                    SessionState.DISCONNECTED,
+                    reason=reason,
+                    detail=detail,
+                    signal=signal,
+                )
+            case LoggedOutEvent(reason=reason, detail=detail):
+                await service.transition(
+                    db,
+                    session,
+                    SessionState.LOGGED_OUT,
+                    reason=reason,
+                    detail=detail,
+                    signal=signal,
+                )
+            case FailedEvent(reason=reason, detail=detail):
+                await service.transition(
+                    db, session, SessionState.FAILED, reason=reason, detail=detail, signal=signal
+                )
+            case _:
+                handler = self._handlers.get(type(event))
+                if handler is not None:
+                    await handler(db, session, event)
+
+    # -- reconnecting -------------------------------------------------------
+
+    def _schedule_reconnect(self, session_id: uuid.UUID, engine_name: str) -> None:
+        if self._closing or session_id in self._quiet:
+            return
+        current = self._reconnects.get(session_id)
+        if current is not None and not current.done():
+            return
+        self._attempts[session_id] += 1
+        delay = reconnect_delay(
+            self._attempts[session_id],
+            base=self.settings.reconnect_base_seconds,
+            cap=self.settings.reconnect_max_seconds,
+        )
+        logger.info(
+            "session %s reconnects in %.2fs (attempt %d)",
+            session_id,
+            delay,
+            self._attempts[session_id],
+        )
+        self._reconnects[session_id] = asyncio.create_task(
+            self._reconnect_after(session_id, engine_name, delay),
+            name=f"reconnect-{session_id}",
+        )
+
+    async def _reconnect_after(self, session_id: uuid.UUID, engine_name: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self._reconnects.pop(session_id, None)
+        await self.connect(session_id, engine_name)
+
+    def _cancel_reconnect(self, session_id: uuid.UUID) -> None:
+        task = self._reconnects.pop(session_id, None)
+        if task is not None:
+            task.cancel()
+
+    def reconnect_pending(self, session_id: uuid.UUID) -> bool:
+        task = self._reconnects.get(session_id)
+        return task is not None and not task.done()
+
+    async def _keepalive_loop(self) -> None:
+        """A safety net: a linked session that is disconnected with no reconnect
+        under way (a lost event, an engine that gave up) is reconnected."""
+        while True:
+            await asyncio.sleep(self.settings.keepalive_seconds)
+            try:
+                async with self.database.transaction() as db:
+                    candidates = await SessionRepository(db).to_resume()
+                for session in candidates:
+                    stale = utcnow() - session.state_changed_at > timedelta(
+                        seconds=self.settings.keepalive_seconds
+                    )
+                    if (
+                        session.session_state is SessionState.DISCONNECTED
+                        and session.reason not in _NO_RECONNECT
+                        and stale
+                        and session.engine in self.engines
+                        and not self.reconnect_pending(session.id)
+                    ):
+                        self._schedule_reconnect(session.id, session.engine)
+            except Exception:
+                logger.exception("session keep-alive sweep failed")
+
+    # -- helpers ------------------------------------------------------------
+
+    async def _record(
+        self,
+        session_id: uuid.UUID,
+        state: SessionState,
+        detail: str | None,
+        reason: str | None = None,
+    ) -> None:
+        async with self._locks[session_id], self.database.transaction() as db:
+            session = await SessionRepository(db).get_by_id(session_id)
+            if session is not None:
+                await service.transition(
+                    db, session, state, reason=reason, detail=detail, signal=self.signal
+                )
+
+    @contextlib.contextmanager
+    def _quieted(self, session_id: uuid.UUID) -> Iterator[None]:
+        self._quiet.add(session_id)
+        try:
+            yield
+        finally:
+            self._quiet.discard(session_id)
+
+    def _spawn(self, coroutine: Awaitable[None]) -> None:
+        async def _run() -> None:
+            await coroutine
+
+        task = asyncio.create_task(_run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

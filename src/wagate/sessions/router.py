@@ -1,0 +1,246 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Response
+
+from wagate.deps import ApiSession, CurrentUser, DbSession, Manager, SettingsDep, Signal, parse_id
+from wagate.errors import AppError, ErrorCode, not_found
+from wagate.jid import InvalidJidError, normalize_number
+from wagate.schemas import API_PREFIX, Envelope, MessageEnvelope, ok
+from wagate.sessions import qr, service
+from wagate.sessions.models import SessionState, WhatsAppSession
+from wagate.sessions.schemas import (
+    CreatedSessionData,
+    CreateSessionRequest,
+    PairingCodeData,
+    PairingCodeRequest,
+    QrData,
+    QrFormat,
+    RotatedKeyData,
+    SessionList,
+    SessionListItem,
+    SessionStatus,
+    UpdateSessionRequest,
+)
+from wagate.storage.db import after_commit
+
+router = APIRouter(prefix=f"{API_PREFIX}/sessions", tags=["sessions"])
+
+
+def _status(session: WhatsAppSession, manager: Manager) -> SessionStatus:
+    state = session.session_state
+    return SessionStatus(
+        sessionId=str(session.id),
+        name=session.name,
+        status=state.sak_status,
+        connected=state is SessionState.CONNECTED,
+        phoneNumber=session.phone_number,
+        pushName=session.push_name,
+        lastConnectedAt=session.last_connected_at,
+        state=state.value,
+        reason=session.reason,
+        detail=session.detail,
+        engine=session.engine,
+        reconnecting=manager.reconnect_pending(session.id),
+    )
+
+
+def _list_item(session: WhatsAppSession) -> SessionListItem:
+    return SessionListItem(
+        session_id=str(session.id),
+        name=session.name,
+        status=session.session_state.sak_status,
+        state=session.state,
+        reason=session.reason,
+        engine=session.engine,
+        phone_number=session.phone_number,
+        push_name=session.push_name,
+        api_key_last_four=session.api_key_last_four,
+        send_rate_per_minute=session.send_rate_per_minute,
+        typing_delay=session.typing_delay_ms,
+        last_connected_at=session.last_connected_at,
+        created_at=session.created_at,
+    )
+
+
+@router.post("", status_code=201)
+async def create_session(
+    body: CreateSessionRequest,
+    db: DbSession,
+    user: CurrentUser,
+    settings: SettingsDep,
+    manager: Manager,
+    signal: Signal,
+) -> Envelope[CreatedSessionData]:
+    engine = body.engine or settings.default_engine
+    if engine not in settings.engines:
+        raise AppError(
+            ErrorCode.VALIDATION_ERROR,
+            f"engine: must be one of the enabled engines ({', '.join(settings.engines)})",
+        )
+    created = await service.create_session(
+        db,
+        user,
+        name=body.name,
+        engine=engine,
+        free_plan_sessions=settings.free_plan_sessions,
+        signal=signal,
+    )
+    session = created.session
+    after_commit(db, lambda: manager.connect_soon(session.id, session.engine))
+    return ok(
+        CreatedSessionData(
+            sessionId=str(session.id),
+            apiKey=created.api_key,
+            name=session.name,
+            status="pending",
+            state=session.state,
+            engine=session.engine,
+            message="Scan QR code to connect",
+        )
+    )
+
+
+@router.get("")
+async def list_sessions(db: DbSession, user: CurrentUser) -> Envelope[SessionList]:
+    sessions = await service.list_owned(db, user)
+    return ok(SessionList(sessions=[_list_item(s) for s in sessions]))
+
+
+@router.get("/me")
+async def current_session(session: ApiSession, manager: Manager) -> Envelope[SessionStatus]:
+    """The session an API key acts for (a session key, or a user key with ``x-session-id``)."""
+    return ok(_status(session, manager))
+
+
+@router.get("/{session_id}/status")
+async def session_status(
+    session_id: str, db: DbSession, user: CurrentUser, manager: Manager
+) -> Envelope[SessionStatus]:
+    session = await service.get_owned(db, user, parse_id(session_id, "Session"))
+    return ok(_status(session, manager))
+
+
+@router.get("/{session_id}/qr", response_model=None)
+async def session_qr(
+    session_id: str,
+    db: DbSession,
+    user: CurrentUser,
+    manager: Manager,
+    format: QrFormat = Query(default="json"),
+) -> Envelope[QrData] | Response:
+    session = await service.get_owned(db, user, parse_id(session_id, "Session"))
+    state = session.session_state
+    code = session.qr_code if state is SessionState.QR else None
+    if format != "json":
+        if code is None:
+            raise not_found("QR code")
+        if format == "png":
+            return Response(qr.qr_png(code), media_type="image/png")
+        return Response(qr.qr_svg(code), media_type="image/svg+xml")
+    if code is not None:
+        message = "Scan this QR code with WhatsApp"
+    elif state is SessionState.CONNECTED:
+        message = "Session is already connected"
+    elif state is SessionState.PAIRING_CODE:
+        message = "Waiting for the pairing code to be entered on the phone"
+    elif state is SessionState.FAILED:
+        message = f"Session failed ({session.reason}); delete it and create a new one"
+    elif state is SessionState.PENDING or (session.linked and state is SessionState.DISCONNECTED):
+        message = "QR code is not ready yet; retry in a moment"
+    else:
+        # The last link attempt ended (timed out, logged out): begin a new one.
+        after_commit(db, lambda: manager.connect_soon(session.id, session.engine))
+        message = "A new QR code is being generated; retry in a moment"
+    return ok(
+        QrData(
+            qrCode=code,
+            qrImage=qr.qr_data_url(code) if code else None,
+            expiresAt=session.qr_expires_at if code else None,
+            status=state.sak_status,
+            state=state.value,
+            message=message,
+        )
+    )
+
+
+@router.post("/{session_id}/pairing-code")
+async def pairing_code(
+    session_id: str,
+    body: PairingCodeRequest,
+    db: DbSession,
+    user: CurrentUser,
+    manager: Manager,
+) -> Envelope[PairingCodeData]:
+    session = await service.get_owned(db, user, parse_id(session_id, "Session"))
+    try:
+        phone = normalize_number(body.phoneNumber)
+    except InvalidJidError as exc:
+        raise AppError(ErrorCode.VALIDATION_ERROR, f"phoneNumber: {exc}") from exc
+    code = await manager.request_pairing_code(session, phone)
+    return ok(
+        PairingCodeData(
+            code=code,
+            phoneNumber=phone,
+            message="On the phone: Linked devices → Link with phone number, then enter this code",
+        )
+    )
+
+
+@router.post("/{session_id}/restart")
+async def restart_session(
+    session_id: str, db: DbSession, user: CurrentUser, manager: Manager
+) -> MessageEnvelope:
+    session = await service.get_owned(db, user, parse_id(session_id, "Session"))
+    if session.session_state is SessionState.FAILED:
+        raise AppError(ErrorCode.CONFLICT, "A failed session cannot restart; create a new one")
+    await manager.restart(session)
+    return MessageEnvelope(message="Session restarting")
+
+
+@router.post("/{session_id}/logout")
+async def logout_session(
+    session_id: str, db: DbSession, user: CurrentUser, manager: Manager
+) -> MessageEnvelope:
+    session = await service.get_owned(db, user, parse_id(session_id, "Session"))
+    await manager.logout(session)
+    return MessageEnvelope(message="Session logged out; scan a new QR code to link it again")
+
+
+@router.post("/{session_id}/api-key")
+async def rotate_api_key(
+    session_id: str, db: DbSession, user: CurrentUser
+) -> Envelope[RotatedKeyData]:
+    rotated = await service.rotate_api_key(db, user, parse_id(session_id, "Session"))
+    return ok(
+        RotatedKeyData(
+            sessionId=str(rotated.session.id),
+            apiKey=rotated.api_key,
+            message="New API key issued; the previous key no longer works",
+        )
+    )
+
+
+@router.patch("/{session_id}")
+async def update_session(
+    session_id: str, body: UpdateSessionRequest, db: DbSession, user: CurrentUser
+) -> Envelope[SessionListItem]:
+    session = await service.update(
+        db,
+        user,
+        parse_id(session_id, "Session"),
+        name=body.name,
+        send_rate_per_minute=body.sendRatePerMinute,
+        typing_delay_ms=body.typingDelay,
+        fields_set=body.model_fields_set,
+    )
+    return ok(_list_item(session))
+
+
+@router.delete("/{session_id}")
+async def delete_session(
+    session_id: str, db: DbSession, user: CurrentUser, manager: Manager
+) -> MessageEnvelope:
+    session = await service.get_owned(db, user, parse_id(session_id, "Session"))
+    await manager.discard(session)
+    await service.delete(db, user, session.id)
+    return MessageEnvelope(message="Session disconnected and deleted")
