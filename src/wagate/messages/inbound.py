@@ -107,6 +107,9 @@ class InboundHandler:
     ) -> None:
         incoming = event.message
         messages = MessageRepository(db)
+        if incoming.edited or incoming.revoked:
+            await self._change(db, session, incoming)
+            return
         if await messages.get(session.id, incoming.message_id) is not None:
             return  # an engine may report a message twice (reconnects): store it once
         stored = await self._download(session, incoming)
@@ -131,6 +134,38 @@ class InboundHandler:
             session_id=session.id,
             event_type="message.received",
             data=received_payload(message, self.public_url),
+            signal=self.signal,
+        )
+
+    async def _change(
+        self, db: AsyncSession, session: WhatsAppSession, incoming: IncomingMessage
+    ) -> None:
+        """An edit or a deletion of an earlier message (``message_id`` names it)."""
+        original = await MessageRepository(db).get(session.id, incoming.message_id)
+        if original is not None:
+            if incoming.revoked:
+                original.text = None
+                original.caption = None
+                original.content = {**(original.content or {}), "revoked": True}
+            elif original.type == "text":
+                original.text = incoming.text
+            else:
+                original.caption = incoming.text
+            await db.flush()
+        data: dict[str, Any] = {
+            "messageId": incoming.message_id,
+            "from": incoming.chat,
+            "participant": incoming.sender if incoming.is_group else None,
+            "timestamp": int(incoming.timestamp.timestamp()),
+        }
+        if incoming.edited:
+            data["text"] = incoming.text
+        await record_event(
+            db,
+            user_id=session.user_id,
+            session_id=session.id,
+            event_type="message.revoked" if incoming.revoked else "message.edited",
+            data=data,
             signal=self.signal,
         )
 

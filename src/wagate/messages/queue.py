@@ -16,11 +16,12 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from wagate.config import Settings
 from wagate.engines.base import (
     ContactCard,
+    Engine,
     EngineError,
     Location,
     MediaContent,
@@ -39,11 +40,12 @@ from wagate.sessions.manager import SessionManager
 from wagate.sessions.models import SessionState, WhatsAppSession
 from wagate.sessions.repository import SessionRepository
 from wagate.storage.base import utcnow
-from wagate.storage.db import Database
+from wagate.storage.db import Database, after_commit
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+BATCH = 32
 
 
 class OutboundQueue:
@@ -140,68 +142,117 @@ class OutboundQueue:
                     await asyncio.wait_for(wakeup.wait(), wait_for)
 
     async def _step(self, session_id: uuid.UUID) -> float | None:
-        """Send the head of the queue if it is due. Returns how long to wait
-        before the next step (``inf``: until woken), or ``None`` to go on at once."""
+        """Send what is due at the head of the queue. Returns how long to wait
+        before the next step (``inf``: until woken), or ``None`` to go on at once.
+
+        Without pacing or typing, up to ``BATCH`` messages go per step: they are
+        marked ``sending`` in one commit and recorded ``sent`` in another, which
+        keeps the database work per message small when a session sends a lot."""
         async with self.database.transaction() as db:
             session = await SessionRepository(db).get_by_id(session_id)
             if session is None:
                 return float("inf")
-            head = await MessageRepository(db).next_pending(session_id)
-            if head is None:
+            pending = await MessageRepository(db).next_pending(session_id, BATCH)
+            if not pending:
                 return float("inf")
             if session.session_state in (SessionState.LOGGED_OUT, SessionState.FAILED):
-                await service.advance(
-                    db,
-                    head,
-                    MessageStatus.FAILED,
-                    reason=f"session {session.state}",
-                    signal=self.signal,
-                )
-                self._resolve(head.seq, MessageStatus.FAILED)
+                reason = f"session {session.state}"
+                for message in pending:
+                    await service.advance(
+                        db, message, MessageStatus.FAILED, reason=reason, signal=self.signal
+                    )
+                failed = [m.seq for m in pending]
+                after_commit(db, lambda: self._resolve_all(failed, MessageStatus.FAILED))
                 return None
             if session.session_state is not SessionState.CONNECTED:
                 return float("inf")  # the connected hook wakes us
             now = utcnow()
+            head = pending[0]
             if head.next_attempt_at is not None and head.next_attempt_at > now:
                 return (head.next_attempt_at - now).total_seconds()
             pause = self._pacing_pause(session)
             if pause > 0:
                 return pause
-            head.status = MessageStatus.SENDING
-            head.attempts += 1
-            outgoing = await self._outgoing(head)
-            engine_name, typing_ms, head_seq = session.engine, head.typing_delay_ms, head.seq
-        # The ``sending`` mark is committed before the engine is called.
+            batch = self._batch(session, pending, now)
+            for message in batch:
+                message.status = MessageStatus.SENDING
+                message.attempts += 1
+            items = [(m.seq, await self._outgoing(m), m.typing_delay_ms) for m in batch]
+            engine_name = session.engine
+        # The ``sending`` marks are committed before the engine is called.
         engine = self.manager.engine(engine_name)
-        if typing_ms:
+        acked: list[tuple[int, datetime]] = []
+        failure: tuple[int, EngineError] | None = None
+        for seq, outgoing, typing_ms in items:
+            if typing_ms:
+                await self._show_typing(engine, session_id, outgoing.to, typing_ms)
             try:
-                await engine.send_presence(str(session_id), outgoing.to, "typing")
-                await asyncio.sleep(typing_ms / 1000)
-                await engine.send_presence(str(session_id), outgoing.to, "paused")
-            except EngineError:
-                pass  # typing is a courtesy; the message still goes
-        started = time.monotonic()
-        try:
-            receipt = await engine.send(str(session_id), outgoing)
-        except EngineError as exc:
-            return await self._failed_attempt(session_id, head_seq, exc)
-        self._last_sent[session_id] = time.monotonic()
-        logger.debug("sent %s in %.1fms", outgoing.message_id, (time.monotonic() - started) * 1000)
-        async with self.database.transaction() as db:
-            message = await db.get(Message, head_seq)
-            if message is not None:
-                await service.advance(
-                    db, message, MessageStatus.SENT, at=receipt.timestamp, signal=self.signal
-                )
-                message.next_attempt_at = None
-                message.error = None
-        self._resolve(head_seq, MessageStatus.SENT)
+                receipt = await engine.send(str(session_id), outgoing)
+            except EngineError as exc:
+                failure = (seq, exc)
+                break
+            self._last_sent[session_id] = time.monotonic()
+            acked.append((seq, receipt.timestamp))
+        if acked:
+            async with self.database.transaction() as db:
+                for seq, timestamp in acked:
+                    sent = await db.get(Message, seq)
+                    if sent is not None:
+                        await service.advance(
+                            db, sent, MessageStatus.SENT, at=timestamp, signal=self.signal
+                        )
+                        sent.next_attempt_at = None
+                        sent.error = None
+            self._resolve_all([seq for seq, _ in acked], MessageStatus.SENT)
+        if failure is not None:
+            untried = [seq for seq, _, _ in items[len(acked) + 1 :]]
+            return await self._failed_attempt(session_id, failure[0], failure[1], untried)
         return None
 
+    def _batch(
+        self, session: WhatsAppSession, pending: list[Message], now: datetime
+    ) -> list[Message]:
+        paced = bool(
+            session.send_rate_per_minute
+            if session.send_rate_per_minute is not None
+            else self.settings.send_rate_per_minute
+        )
+        if paced or pending[0].typing_delay_ms:
+            return pending[:1]
+        batch: list[Message] = []
+        for message in pending:
+            due = message.next_attempt_at is None or message.next_attempt_at <= now
+            if message.typing_delay_ms or not due:
+                break
+            batch.append(message)
+        return batch
+
+    async def _show_typing(self, engine: Engine, session_id: uuid.UUID, chat: str, ms: int) -> None:
+        try:
+            await engine.send_presence(str(session_id), chat, "typing")
+            await asyncio.sleep(ms / 1000)
+            await engine.send_presence(str(session_id), chat, "paused")
+        except EngineError:
+            pass  # typing is a courtesy; the message still goes
+
+    def _resolve_all(self, seqs: list[int], status: str) -> None:
+        for seq in seqs:
+            self._resolve(seq, status)
+
     async def _failed_attempt(
-        self, session_id: uuid.UUID, message_seq: int, error: EngineError
+        self,
+        session_id: uuid.UUID,
+        message_seq: int,
+        error: EngineError,
+        untried: list[int],
     ) -> float | None:
         async with self.database.transaction() as db:
+            for seq in untried:
+                # Marked with the failed one but never handed to the engine.
+                waiting = await db.get(Message, seq)
+                if waiting is not None and waiting.status == MessageStatus.SENDING:
+                    waiting.status = MessageStatus.QUEUED
+                    waiting.attempts -= 1
             message = await db.get(Message, message_seq)
             if message is None:
                 return None

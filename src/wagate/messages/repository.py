@@ -34,14 +34,15 @@ class MessageRepository(RepositoryBase[Message]):
         statement = self.of_session(session_id).where(Message.message_id.in_(list(message_ids)))
         return list(await self.get_all(statement))
 
-    async def next_pending(self, session_id: uuid.UUID) -> Message | None:
-        """The head of a session's send queue."""
+    async def next_pending(self, session_id: uuid.UUID, limit: int) -> list[Message]:
+        """The head of a session's send queue, in order."""
         statement = (
             self.of_session(session_id)
             .where(Message.direction == "out", Message.status.in_(PENDING_STATUSES))
             .order_by(Message.seq)
+            .limit(limit)
         )
-        return await self.get_one_or_none(statement)
+        return list(await self.get_all(statement))
 
     async def by_seqs(self, session_id: uuid.UUID, seqs: Sequence[int]) -> list[Message]:
         if not seqs:

@@ -52,10 +52,13 @@ logger = logging.getLogger(__name__)
 EventHandler = Callable[[AsyncSession, WhatsAppSession, Any], Awaitable[None]]
 ConnectedHook = Callable[[uuid.UUID], Awaitable[None] | None]
 
+# A link attempt that timed out waits for a person; a stream replaced by another
+# client would only knock that client off again.
 _NO_RECONNECT = {
     DisconnectReason.QR_TIMEOUT,
     DisconnectReason.USER_REQUEST,
     DisconnectReason.SHUTDOWN,
+    DisconnectReason.STREAM_REPLACED,
 }
 
 
@@ -155,7 +158,7 @@ class SessionManager:
         except EngineError as exc:
             reason = DisconnectReason.NETWORK if exc.temporary else DisconnectReason.CONNECT_FAILURE
             await self._record(session_id, SessionState.DISCONNECTED, exc.message, reason)
-            if exc.temporary and engine.is_linked(str(session_id)):
+            if exc.temporary:
                 self._schedule_reconnect(session_id, engine_name)
 
     def connect_soon(self, session_id: uuid.UUID, engine_name: str) -> None:
@@ -236,8 +239,8 @@ class SessionManager:
             isinstance(event, DisconnectedEvent)
             and not event.will_retry
             and event.reason not in _NO_RECONNECT
-            and session.linked
         ):
+            # Linked or not: an unlinked session gets its QR once the network is back.
             self._schedule_reconnect(session_id, session.engine)
 
     async def _apply(self, db: AsyncSession, session: WhatsAppSession, event: EngineEvent) -> None:

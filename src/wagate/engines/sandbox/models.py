@@ -190,6 +190,7 @@ class StoredMessage:
             "autoReply": self.auto_reply,
             "status": self.status,
             "timestamp": int(self.timestamp),
+            "timestampMs": int(self.timestamp * 1000),
         }
 
 
