@@ -18,7 +18,7 @@ from wagate.messages.queue import OutboundQueue
 from wagate.sessions import service as sessions_service
 from wagate.sessions.manager import SessionManager
 from wagate.sessions.models import WhatsAppSession
-from wagate.storage.db import Database, run_after_commit
+from wagate.storage.db import Database
 
 
 def get_settings(request: Request) -> Settings:
@@ -34,15 +34,8 @@ def get_database(request: Request) -> Database:
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
     """The request is the unit of work: commit after the endpoint returns and
     before the response is sent, or roll back on error; then start background work."""
-    database = get_database(request)
-    async with database.sessionmaker() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
-        await run_after_commit(session)
+    async with get_database(request).transaction() as session:
+        yield session
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

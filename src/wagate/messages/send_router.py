@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse
@@ -34,7 +34,7 @@ from wagate.messages.schemas import (
 )
 from wagate.messages.service import OutgoingSpec
 from wagate.schemas import API_PREFIX
-from wagate.sessions.models import SessionState, WhatsAppSession
+from wagate.sessions.models import SessionState
 from wagate.storage.db import after_commit
 
 router = APIRouter(prefix=f"{API_PREFIX}/messages", tags=["messages"])
@@ -88,40 +88,51 @@ def parse_to(value: str) -> str:
         raise AppError(ErrorCode.VALIDATION_ERROR, f"to: {exc}") from exc
 
 
-async def _send(
-    request: Request,
-    db: DbSession,
-    session: WhatsAppSession,
-    manager: Manager,
-    settings: SettingsDep,
-    spec: OutgoingSpec,
-) -> SendResponse:
-    queue = get_outbound_queue(request)
-    engine = manager.engine(session.engine)
-    message, is_new = await service.enqueue(
-        db,
-        session,
-        spec,
-        message_id=engine.new_message_id(str(session.id)),
-        idempotency_key=request.headers.get("idempotency-key"),
-        sender_jid=session.jid,
-    )
-    if is_new:
-        after_commit(db, lambda: queue.wake(session.id))
-    # Waiting for an ack only makes sense when the session can send right now.
-    connected = session.session_state is SessionState.CONNECTED
-    wait = settings.send_wait_seconds if connected else 0.0
-    return SendResponse(message, queue=queue, wait=wait, is_new=is_new)
+class Sender:
+    """What every send endpoint needs, gathered once: the session the key acts
+    for, the request's unit of work, and the queue."""
+
+    def __init__(
+        self,
+        request: Request,
+        db: DbSession,
+        session: ApiSession,
+        manager: Manager,
+        settings: SettingsDep,
+    ) -> None:
+        self.request = request
+        self.db = db
+        self.session = session
+        self.manager = manager
+        self.settings = settings
+
+    async def send(self, spec: OutgoingSpec) -> SendResponse:
+        queue = get_outbound_queue(self.request)
+        session = self.session
+        engine = self.manager.engine(session.engine)
+        message, is_new = await service.enqueue(
+            self.db,
+            session,
+            spec,
+            message_id=engine.new_message_id(str(session.id)),
+            idempotency_key=self.request.headers.get("idempotency-key"),
+            sender_jid=session.jid,
+        )
+        if is_new:
+            after_commit(self.db, lambda: queue.wake(session.id))
+        # Waiting for an ack only makes sense when the session can send right now.
+        connected = session.session_state is SessionState.CONNECTED
+        wait = self.settings.send_wait_seconds if connected else 0.0
+        return SendResponse(message, queue=queue, wait=wait, is_new=is_new)
+
+
+SenderDep = Annotated[Sender, Depends()]
 
 
 @router.post("/send", response_model=None)
 async def send_text(
     body: SendTextRequest,
-    request: Request,
-    db: DbSession,
-    session: ApiSession,
-    manager: Manager,
-    settings: SettingsDep,
+    sender: SenderDep,
 ) -> SendResponse:
     spec = OutgoingSpec(
         kind="text",
@@ -130,21 +141,15 @@ async def send_text(
         quoted_message_id=body.quotedMessageId,
         typing_delay_ms=body.typingDelay,
     )
-    return await _send(request, db, session, manager, settings, spec)
+    return await sender.send(spec)
 
 
 def _media_endpoint(kind: str) -> None:
     field = MEDIA_FIELDS[kind]
 
-    async def endpoint(
-        request: Request,
-        db: DbSession,
-        session: ApiSession,
-        manager: Manager,
-        settings: SettingsDep,
-    ) -> SendResponse:
-        spec = await _media_spec(request, kind, field, settings)
-        return await _send(request, db, session, manager, settings, spec)
+    async def endpoint(sender: SenderDep) -> SendResponse:
+        spec = await _media_spec(sender.request, kind, field, sender.settings)
+        return await sender.send(spec)
 
     endpoint.__name__ = f"send_{kind}"
     router.add_api_route(
@@ -236,11 +241,7 @@ for _kind in MEDIA_FIELDS:
 @router.post("/send-location", response_model=None)
 async def send_location(
     body: SendLocationRequest,
-    request: Request,
-    db: DbSession,
-    session: ApiSession,
-    manager: Manager,
-    settings: SettingsDep,
+    sender: SenderDep,
 ) -> SendResponse:
     spec = OutgoingSpec(
         kind="location",
@@ -248,7 +249,7 @@ async def send_location(
         location=Location(body.latitude, body.longitude, body.name, body.address),
         quoted_message_id=body.quotedMessageId,
     )
-    return await _send(request, db, session, manager, settings, spec)
+    return await sender.send(spec)
 
 
 def _vcard(name: str, phone: str | None) -> str:
@@ -263,11 +264,7 @@ def _vcard(name: str, phone: str | None) -> str:
 @router.post("/send-contact", response_model=None)
 async def send_contact(
     body: SendContactRequest,
-    request: Request,
-    db: DbSession,
-    session: ApiSession,
-    manager: Manager,
-    settings: SettingsDep,
+    sender: SenderDep,
 ) -> SendResponse:
     if not body.contact.vcard and not body.contact.phone:
         raise AppError(ErrorCode.VALIDATION_ERROR, "contact: give a phone or a vcard")
@@ -281,20 +278,16 @@ async def send_contact(
         contact=ContactCard(display_name=body.contact.name, vcard=vcard),
         quoted_message_id=body.quotedMessageId,
     )
-    return await _send(request, db, session, manager, settings, spec)
+    return await sender.send(spec)
 
 
 @router.post("/send-reaction", response_model=None)
 async def send_reaction(
     body: SendReactionRequest,
-    request: Request,
-    db: DbSession,
-    session: ApiSession,
-    manager: Manager,
-    settings: SettingsDep,
+    sender: SenderDep,
 ) -> SendResponse:
     to = parse_to(body.to)
-    target = await service.get_message(db, session.id, body.messageId)
+    target = await service.get_message(sender.db, sender.session.id, body.messageId)
     spec = OutgoingSpec(
         kind="reaction",
         to=to,
@@ -305,4 +298,4 @@ async def send_reaction(
             target_sender=target.from_jid,
         ),
     )
-    return await _send(request, db, session, manager, settings, spec)
+    return await sender.send(spec)
