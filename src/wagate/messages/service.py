@@ -225,7 +225,8 @@ async def advance(
     if status is MessageStatus.FAILED and current.rank >= MessageStatus.SENT.rank:
         return False
     when = at or utcnow()
-    if current.rank < MessageStatus.SENT.rank and status.rank > MessageStatus.SENT.rank:
+    receipt = status in (MessageStatus.DELIVERED, MessageStatus.READ, MessageStatus.PLAYED)
+    if receipt and current.rank < MessageStatus.SENT.rank:
         await _record_status(db, message, MessageStatus.SENT, when, None, signal)
     await _record_status(db, message, status, when, reason, signal)
     await db.flush()
