@@ -3,6 +3,7 @@ failures, pacing, typing, and the lookups around a conversation."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import httpx
@@ -84,7 +85,7 @@ async def test_pacing_spaces_messages_and_typing_shows_first(
     assert inbox is not None
     times = sorted(m["timestampMs"] for m in inbox)
     # 600 a minute is one every 100 ms; typing adds 50 ms before each.
-    assert all(later - earlier >= 95 for earlier, later in zip(times, times[1:], strict=False))
+    assert all(later - earlier >= 95 for earlier, later in itertools.pairwise(times))
     sessions = (await client.get("/sandbox/v1/sessions", headers=user.headers)).json()["data"]
     [seen] = [s for s in sessions["sessions"] if s["sessionId"] == linked.session_id]
     assert seen["lastPresence"] == "paused"  # typing…, then paused as the message went
