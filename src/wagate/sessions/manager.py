@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.config import Settings
@@ -51,6 +52,9 @@ logger = logging.getLogger(__name__)
 # they get the session row and the event inside the event's transaction.
 EventHandler = Callable[[AsyncSession, WhatsAppSession, Any], Awaitable[None]]
 ConnectedHook = Callable[[uuid.UUID], Awaitable[None] | None]
+
+# How often an engine event is tried against a busy or unreachable database.
+_STORE_ATTEMPTS = 5
 
 # A link attempt that timed out waits for a person; a stream replaced by another
 # client would only knock that client off again.
@@ -223,11 +227,10 @@ class SessionManager:
             return
         if session_id in self._quiet and isinstance(event, DisconnectedEvent | LoggedOutEvent):
             return
-        async with self._locks[session_id], self.database.transaction() as db:
-            session = await SessionRepository(db).get_by_id(session_id)
-            if session is None:
-                return
-            await self._apply(db, session, event)
+        async with self._locks[session_id]:
+            session = await self._apply_with_retries(session_id, event)
+        if session is None:
+            return
         if isinstance(event, ConnectedEvent):
             self._attempts.pop(session_id, None)
             self._cancel_reconnect(session_id)
@@ -242,6 +245,27 @@ class SessionManager:
         ):
             # Linked or not: an unlinked session gets its QR once the network is back.
             self._schedule_reconnect(session_id, session.engine)
+
+    async def _apply_with_retries(
+        self, session_id: uuid.UUID, event: EngineEvent
+    ) -> WhatsAppSession | None:
+        """Store an event, trying again when the database is briefly unavailable
+        (busy, a dropped connection): an engine reports a message only once."""
+        for attempt in range(1, _STORE_ATTEMPTS + 1):
+            try:
+                async with self.database.transaction() as db:
+                    session = await SessionRepository(db).get_by_id(session_id)
+                    if session is not None:
+                        await self._apply(db, session, event)
+                    return session
+            except OperationalError:
+                if attempt == _STORE_ATTEMPTS:
+                    raise
+                logger.warning(
+                    "storing %s failed (attempt %d); retrying", type(event).__name__, attempt
+                )
+                await asyncio.sleep(0.2 * attempt)
+        return None
 
     async def _apply(self, db: AsyncSession, session: WhatsAppSession, event: EngineEvent) -> None:
         signal = self.signal
