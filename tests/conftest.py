@@ -80,9 +80,13 @@ def settings(
         "secret_key": "test-secret-" + "x" * 40,
         "admin_email": "admin@example.com",
         "admin_password": "admin-password-1",
-        "sandbox_qr_interval": 0.5,
+        # Slow enough that a code read by a test is still current when a phone scans it.
+        "sandbox_qr_interval": 5.0,
         "reconnect_base_seconds": 0.05,
         "reconnect_max_seconds": 0.5,
+        # The suite makes far more requests than the limits allow; the tests of
+        # rate limits turn them on with small limits of their own.
+        "rate_limit_enabled": False,
         **database_settings,
     }
     values.update(settings_overrides)
@@ -212,6 +216,7 @@ def gateway_process(
                 "WAGATE_DATABASE_URL": database_settings["database_url"],
                 "WAGATE_SECRET_KEY": "process-secret-" + "z" * 40,
                 "WAGATE_ADMIN_PASSWORD": "admin-password-1",
+                "WAGATE_RATE_LIMIT_ENABLED": "false",
             }
         )
         if "database_schema" in database_settings:

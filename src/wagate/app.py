@@ -17,6 +17,8 @@ from wagate.engines.sandbox.router import router as sandbox_router
 from wagate.errors import install_error_handlers
 from wagate.events.service import OutboxSignal
 from wagate.health.router import router as health_router
+from wagate.live.hub import LiveHub
+from wagate.live.router import router as live_router
 from wagate.logs import RequestContextMiddleware, configure_logging
 from wagate.messages.inbound import InboundHandler
 from wagate.messages.media import MediaStore
@@ -29,6 +31,8 @@ from wagate.sessions.manager import SessionManager
 from wagate.sessions.router import router as sessions_router
 from wagate.storage.db import Database
 from wagate.storage.migrate import migrate
+from wagate.webhooks.dispatcher import WebhookDispatcher
+from wagate.webhooks.router import router as webhooks_router
 
 logger = logging.getLogger("wagate")
 
@@ -98,6 +102,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await manager.start()
             stack.push_async_callback(queue.close)
             await queue.start()
+            dispatcher = WebhookDispatcher(database, settings, signal)
+            app.state.webhook_dispatcher = dispatcher
+            stack.push_async_callback(dispatcher.close)
+            await dispatcher.start()
+            live_hub = LiveHub(
+                database,
+                signal,
+                queue_size=settings.live_queue_size,
+                poll_seconds=settings.webhook_poll_seconds,
+            )
+            app.state.live_hub = live_hub
+            stack.push_async_callback(live_hub.close)
+            await live_hub.start()
             yield
 
     app = FastAPI(
@@ -117,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
 
     routers = [health_router, auth_router, sessions_router, send_router, messages_router]
+    routers += [webhooks_router, live_router]
     if "sandbox" in settings.engines:
         routers.append(sandbox_router)
     for router in routers:

@@ -5,6 +5,7 @@ from wagate.engines.sandbox.owners import SandboxPhoneOwner
 from wagate.events.models import OutboxEvent
 from wagate.messages.models import Chat, Contact, Message, MessageStatusChange
 from wagate.sessions.models import SessionTransition, WhatsAppSession
+from wagate.webhooks.models import RelayCursor, Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
     "ApiKey",
@@ -13,8 +14,12 @@ __all__ = [
     "Message",
     "MessageStatusChange",
     "OutboxEvent",
+    "RelayCursor",
     "SandboxPhoneOwner",
     "SessionTransition",
     "User",
+    "Webhook",
+    "WebhookAttempt",
+    "WebhookDelivery",
     "WhatsAppSession",
 ]

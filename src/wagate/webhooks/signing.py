@@ -269,8 +269,9 @@ def build_headers(
     include_secret_header: bool,
 ) -> dict[str, str]:
     """All headers of one delivery attempt. ``X-Webhook-Secret`` sends the secret
-    itself, as the SAK reference does; it is opt-in because anyone who sees one
-    request can then forge others."""
+    itself, as the SAK reference does (so clients written against it work); a
+    webhook can turn it off, since anyone who sees one request can then forge
+    others, and receivers should verify with the secret they stored."""
     headers = {
         "Content-Type": "application/json",
         "X-Webhook-Event": event,

@@ -1,0 +1,375 @@
+"""Webhook throughput: K inbound messages from sandbox phones delivered as signed
+webhooks to a receiver on loopback, against a baseline measured in the same run.
+
+    .venv/bin/python bench/webhook_throughput.py [--messages K] [--sessions S]
+
+A real ``wagate serve`` runs in its own process on SQLite in a temporary
+folder. The receiver (a tiny ASGI app under uvicorn, in this process) checks
+each request's ``X-Webhook-Signature`` before it counts it. Each of the S
+sessions has one webhook, and a webhook has one request in flight at a time
+(that keeps its events in order), so the baseline is a plain httpx client
+posting the very same bodies and headers to the same receiver with S requests
+in flight.
+
+Three runs:
+
+* live, K messages: phones send (8 at a time), and the clock runs from the
+  first send to the last verified webhook; latency from a phone starting to
+  send to the receiver holding the verified request. This includes the
+  gateway taking the messages in (storing them, writing their events), so
+  under a burst it is mostly time spent queued behind earlier messages;
+* paced, 50 messages at 20 a second: the latency of one message when the
+  gateway is not working through a queue;
+* backlog, K messages: the receiver holds the first request until all K events wait
+  behind it, then lets go; the clock runs from then to the last verified
+  webhook. That is the dispatcher alone: claim, sign, POST, record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+PHONE_CONCURRENCY = 8
+# A light, steady load beside the burst: what one message's latency is when
+# the gateway is not working through a queue.
+PACED_MESSAGES, PACED_RATE = 50, 20.0
+BUSINESS, CUSTOMER = "1555999{:04d}", "15558880001"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WAGATE_")}
+    env.update(
+        {
+            "WAGATE_DATA_DIR": str(data_dir),
+            "WAGATE_ADMIN_PASSWORD": "bench-admin-pass",
+            "WAGATE_RATE_LIMIT_ENABLED": "false",
+            "WAGATE_ALLOW_PRIVATE_URLS": "true",
+            # The backlog run holds one request open while the backlog builds.
+            "WAGATE_WEBHOOK_TIMEOUT": "60",
+            "WAGATE_LOG_LEVEL": "WARNING",
+        }
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wagate", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(data_dir / "server.log").open("wb"),
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("the server did not start:\n" + (data_dir / "server.log").read_text())
+
+
+class Receiver:
+    """Counts a request only once its signature checks out."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.secrets: list[bytes] = []
+        self.arrived: dict[str, float] = {}  # message text -> time verified
+        self.captured: list[tuple[bytes, dict[str, str]]] = []
+        self.rejected = 0
+        self.expected: set[str] = set()
+        self.done = asyncio.Event()
+        self.gate: asyncio.Event | None = None  # when set, requests wait for it
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        if self.gate is not None:
+            await self.gate.wait()
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        signature = headers.get("x-webhook-signature", "")
+        status = 401
+        for secret in self.secrets:
+            expected = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+            if hmac.compare_digest(signature, expected):
+                status = 200
+                self._count(body, headers)
+                break
+        self.rejected += status != 200
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    def _count(self, body: bytes, headers: dict[str, str]) -> None:
+        payload = json.loads(body)
+        text = payload.get("text")
+        if payload.get("event") != "message.received" or text in self.arrived:
+            return
+        self.arrived[text] = time.time()
+        self.captured.append((body, headers))
+        if self.expected <= self.arrived.keys():
+            self.done.set()
+
+    def expect(self, texts: list[str]) -> None:
+        self.expected = set(texts)
+        self.done.clear()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+
+async def poll(check: Callable[[], Awaitable[Any]], timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = await check()
+        if result:
+            return result
+        await asyncio.sleep(0.05)
+    raise SystemExit("timed out")
+
+
+async def link_session(
+    http: httpx.AsyncClient, auth: dict[str, str], business: str, receiver: Receiver
+) -> str:
+    session = (await http.post("/api/v1/sessions", json={"name": "bench"}, headers=auth)).json()[
+        "data"
+    ]
+    await http.post("/sandbox/v1/phones", json={"phone": business}, headers=auth)
+
+    async def qr() -> str | None:
+        response = await http.get(f"/api/v1/sessions/{session['sessionId']}/qr", headers=auth)
+        code: str | None = response.json()["data"]["qrCode"]
+        return code
+
+    code = await poll(qr)
+    await http.post(f"/sandbox/v1/phones/{business}/link", json={"qr": code}, headers=auth)
+
+    async def connected() -> bool:
+        response = await http.get(f"/api/v1/sessions/{session['sessionId']}/status", headers=auth)
+        return bool(response.json()["data"]["connected"])
+
+    await poll(connected)
+    hook = await http.post(
+        "/api/v1/webhooks",
+        json={"sessionId": session["sessionId"], "url": receiver.url, "events": ["message"]},
+        headers=auth,
+    )
+    hook.raise_for_status()
+    receiver.secrets.append(hook.json()["data"]["secret"].encode())
+    webhook_id: str = hook.json()["data"]["webhookId"]
+    return webhook_id
+
+
+async def run_concurrently(count: int, concurrency: int, one: Any) -> float:
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for index in range(count):
+        queue.put_nowait(index)
+
+    async def worker() -> None:
+        while not queue.empty():
+            await one(queue.get_nowait())
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+class Phones:
+    def __init__(
+        self, http: httpx.AsyncClient, auth: dict[str, str], businesses: list[str]
+    ) -> None:
+        self.http, self.auth, self.businesses = http, auth, businesses
+        self.sent_at: dict[str, float] = {}
+
+    async def send_all(self, texts: list[str]) -> None:
+        async def one(index: int) -> None:
+            self.sent_at[texts[index]] = time.time()
+            response = await self.http.post(
+                f"/sandbox/v1/phones/{CUSTOMER}/messages",
+                json={"to": self.businesses[index % len(self.businesses)], "text": texts[index]},
+                headers=self.auth,
+            )
+            response.raise_for_status()
+
+        await run_concurrently(len(texts), PHONE_CONCURRENCY, one)
+
+
+async def waiting(http: httpx.AsyncClient, auth: dict[str, str], webhook_ids: list[str]) -> int:
+    total = 0
+    for webhook_id in webhook_ids:
+        response = await http.get(
+            f"/api/v1/webhooks/{webhook_id}/deliveries",
+            params={"status": "pending", "limit": 500},
+            headers=auth,
+        )
+        total += len(response.json()["data"]["deliveries"])
+    return total
+
+
+async def gateway_runs(receiver: Receiver, messages: int, sessions: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="wagate-bench-") as tmp:
+        port = free_port()
+        gateway = start_server(Path(tmp), port)
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+                login = await http.post(
+                    "/api/v1/auth/login",
+                    json={"email": "admin@example.com", "password": "bench-admin-pass"},
+                )
+                auth = {"Authorization": f"Bearer {login.json()['data']['token']}"}
+                businesses = [BUSINESS.format(n) for n in range(sessions)]
+                webhook_ids = [await link_session(http, auth, b, receiver) for b in businesses]
+                await http.post("/sandbox/v1/phones", json={"phone": CUSTOMER}, headers=auth)
+                phones = Phones(http, auth, businesses)
+
+                live = [f"live {n}" for n in range(messages)]
+                receiver.expect(live)
+                first_send = time.time()
+                await phones.send_all(live)
+                async with asyncio.timeout(300):
+                    await receiver.done.wait()
+                live_seconds = max(receiver.arrived[t] for t in live) - first_send
+                latencies = [receiver.arrived[t] - phones.sent_at[t] for t in live]
+
+                paced = [f"paced {n}" for n in range(PACED_MESSAGES)]
+                receiver.expect(paced)
+                for text in paced:
+                    await phones.send_all([text])
+                    await asyncio.sleep(1 / PACED_RATE)
+                async with asyncio.timeout(60):
+                    await receiver.done.wait()
+                paced_latencies = [receiver.arrived[t] - phones.sent_at[t] for t in paced]
+
+                backlog = [f"backlog {n}" for n in range(messages)]
+                receiver.expect(backlog)
+                receiver.gate = asyncio.Event()
+                await phones.send_all(backlog)
+                # Held: one request per webhook; every other event waits behind it.
+                # (The deliveries endpoint lists at most 500 per webhook.)
+                held = min(messages - sessions, 500 * sessions)
+                await poll(lambda: _at_least(waiting(http, auth, webhook_ids), held), timeout=120)
+                released = time.time()
+                receiver.gate.set()
+                receiver.gate = None
+                async with asyncio.timeout(300):
+                    await receiver.done.wait()
+                backlog_seconds = max(receiver.arrived[t] for t in backlog) - released
+        finally:
+            gateway.terminate()
+            gateway.wait(30)
+    return {
+        "live_rate": messages / live_seconds,
+        "latencies": latencies,
+        "paced_latencies": paced_latencies,
+        "backlog_rate": messages / backlog_seconds,
+    }
+
+
+async def _at_least(count: Awaitable[int], minimum: int) -> bool:
+    return await count >= minimum
+
+
+async def baseline(receiver: Receiver, concurrency: int) -> tuple[float, list[float]]:
+    """The same bodies and headers, posted by a plain client."""
+    bodies = list(receiver.captured)
+    round_trips: list[float] = []
+    async with httpx.AsyncClient(timeout=30) as plain:
+
+        async def post(index: int) -> None:
+            body, headers = bodies[index]
+            began = time.perf_counter()
+            response = await plain.post(
+                receiver.url,
+                content=body,
+                headers={k: v for k, v in headers.items() if k.startswith(("x-", "webhook-"))}
+                | {"content-type": "application/json"},
+            )
+            response.raise_for_status()
+            round_trips.append(time.perf_counter() - began)
+
+        seconds = await run_concurrently(len(bodies), concurrency, post)
+    return len(bodies) / seconds, round_trips
+
+
+async def bench(messages: int, sessions: int) -> None:
+    receiver = Receiver()
+    config = uvicorn.Config(
+        receiver, host="127.0.0.1", port=receiver.port, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        runs = await gateway_runs(receiver, messages, sessions)
+        baseline_rate, round_trips = await baseline(receiver, sessions)
+    finally:
+        server.should_exit = True
+        await serving
+
+    latencies = runs["latencies"]
+    print(f"messages: {messages} per run, sessions (webhooks): {sessions}")
+    print(f"  signatures rejected by the receiver: {receiver.rejected}")
+    print(f"live, phone → verified webhook:   {runs['live_rate']:8.1f} events/s")
+    print(
+        "  latency phone send → receiver: "
+        f"p50 {statistics.median(latencies) * 1000:.1f} ms, "
+        f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms"
+    )
+    paced = runs["paced_latencies"]
+    print(
+        f"paced, {PACED_MESSAGES} messages at {PACED_RATE:g}/s: latency "
+        f"p50 {statistics.median(paced) * 1000:.1f} ms, p99 {percentile(paced, 0.99) * 1000:.1f} ms"
+    )
+    print(f"backlog, dispatcher alone:        {runs['backlog_rate']:8.1f} events/s")
+    print(f"baseline, plain httpx POSTs:      {baseline_rate:8.1f} req/s")
+    print(
+        "  latency per request: "
+        f"p50 {statistics.median(round_trips) * 1000:.1f} ms, "
+        f"p99 {percentile(round_trips, 0.99) * 1000:.1f} ms"
+    )
+    print(f"ratio live / baseline:    {runs['live_rate'] / baseline_rate:.3f}")
+    print(f"ratio backlog / baseline: {runs['backlog_rate'] / baseline_rate:.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
+    parser.add_argument("--messages", type=int, default=500)
+    parser.add_argument("--sessions", type=int, default=1)
+    args = parser.parse_args()
+    asyncio.run(bench(args.messages, args.sessions))
+
+
+if __name__ == "__main__":
+    main()

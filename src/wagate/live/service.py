@@ -1,0 +1,86 @@
+"""What a live stream shows: who may watch, the state it starts from, and how
+each outbox event is put to the client.
+
+Takes a DB session and plain values; never commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wagate.auth import service as auth_service
+from wagate.events.models import OutboxEvent
+from wagate.sessions import qr
+from wagate.sessions import service as sessions_service
+from wagate.sessions.models import SessionState, WhatsAppSession
+from wagate.storage.base import utcnow
+
+QR_EVENT = "session.qr"
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The session as it stands, and the events already reflected in it."""
+
+    messages: list[dict[str, Any]]
+    reflected: frozenset[int]
+
+
+async def watched_session(
+    db: AsyncSession, token: str, session_id: uuid.UUID, *, secret: str
+) -> WhatsAppSession:
+    """The session a token's user may watch (AppError: bad token, not theirs)."""
+    user = await auth_service.user_from_token(db, token, secret=secret)
+    return await sessions_service.get_owned(db, user, session_id)
+
+
+async def snapshot(db: AsyncSession, session_id: uuid.UUID, after: int) -> Snapshot | None:
+    """The current status (and QR, when one is showing) of a session.
+
+    The seqs of its events after ``after`` that are visible now are read
+    *before* the session row, so each of them is reflected in the state
+    read: the stream skips those, and sends every later event after the
+    snapshot. Without that, an older QR could follow a newer "connected".
+    """
+    statement = select(OutboxEvent.seq).where(
+        OutboxEvent.session_id == session_id, OutboxEvent.seq > after
+    )
+    reflected = frozenset((await db.execute(statement)).scalars().all())
+    session = await db.get(WhatsAppSession, session_id, populate_existing=True)
+    if session is None:
+        return None
+    now = int(utcnow().timestamp())
+    base = {"sessionId": str(session.id), "timestamp": now}
+    messages = [
+        {"type": "session.status", "data": {**base, **sessions_service.status_data(session)}}
+    ]
+    if session.session_state is SessionState.QR and session.qr_code:
+        data = {**base, "qrCode": session.qr_code, "status": "pending"}
+        messages.append({"type": QR_EVENT, "data": with_qr_image(data)})
+    return Snapshot(messages, reflected)
+
+
+def event_message(event: OutboxEvent) -> dict[str, Any]:
+    data = event.payload
+    if event.type == QR_EVENT:
+        data = with_qr_image(data)
+    return {"type": event.type, "data": data}
+
+
+def with_qr_image(data: dict[str, Any]) -> dict[str, Any]:
+    code = data.get("qrCode")
+    if not isinstance(code, str) or not code:
+        return data
+    return {**data, "qrImage": _qr_image(code)}
+
+
+@lru_cache(maxsize=64)
+def _qr_image(code: str) -> str:
+    # Every stream watching a session shows the same QR: render it once.
+    return qr.qr_data_url(code)

@@ -1,0 +1,217 @@
+"""The dispatcher: relays the outbox into deliveries, claims what is due, and
+runs one worker per webhook with something to send.
+
+The loop wakes when the outbox signal fires (a commit in this process, or an
+API change such as enabling a webhook), when a worker ends, when the next
+retry is due, and at least every ``webhook_poll_seconds`` (events written by
+another process). A worker sends its delivery, records the result and, in the
+same transaction, claims that webhook's next due delivery, so a busy webhook
+streams without a trip through the loop per event; one worker per webhook is
+what keeps a webhook's events in order.
+
+Claims are leases: a process killed mid-attempt leaves a delivery whose lease
+lapses, and it is then due again, here or in any other process. A clean
+shut-down hands its claims back at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from datetime import timedelta
+
+import httpx
+
+from wagate.config import Settings
+from wagate.events.service import OutboxSignal
+from wagate.net.fetch import create_guarded_client
+from wagate.storage.base import utcnow
+from wagate.storage.db import Database, is_sqlite
+from wagate.webhooks.outcomes import Outcome, RetryPolicy, record_outcome
+from wagate.webhooks.relay import WebhookRelay
+from wagate.webhooks.repository import DeliveryRepository, WebhookRepository
+from wagate.webhooks.sender import Target, WebhookSender
+
+logger = logging.getLogger(__name__)
+
+# A lost attempt's lease lapses this long after its timeout would have ended it.
+_LEASE_MARGIN = 5.0
+_MIN_IDLE = 0.05
+# On shut-down, attempts under way get this long to finish before they are cut.
+_CLOSE_GRACE = 2.0
+_RECORD_RETRY_PAUSES = (0.1, 0.5, 2.0)
+
+
+class WebhookDispatcher:
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        signal: OutboxSignal,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.database = database
+        self.signal = signal
+        self.poll_seconds = settings.webhook_poll_seconds
+        self.max_in_flight = settings.webhook_max_in_flight
+        self.policy = RetryPolicy(
+            delays=list(settings.webhook_retry_delays),
+            disable_after=timedelta(hours=settings.webhook_disable_after_hours),
+        )
+        self.lease = timedelta(seconds=settings.webhook_timeout + _LEASE_MARGIN)
+        self.postgres = not is_sqlite(database.url)
+        self.relay = WebhookRelay(database, postgres=self.postgres)
+        self._owns_client = client is None
+        self.client = client or create_guarded_client(
+            allow_private=settings.allow_private_urls, timeout=settings.webhook_timeout
+        )
+        self.sender = WebhookSender(
+            self.client,
+            timeout=settings.webhook_timeout,
+            instance_secret=settings.resolved_secret_key,
+        )
+        # Each worker and the delivery it holds a claim on right now.
+        self._workers: dict[asyncio.Task[None], uuid.UUID] = {}
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.Task[None] | None = None
+        self._closing = False
+
+    async def start(self) -> None:
+        # The outbox signal's event doubles as our wake-up: workers ending set it too.
+        self._wake = self.signal.subscribe()
+        self._loop = asyncio.create_task(self._run(), name="webhook-dispatcher")
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._wake is not None:
+            self._wake.set()
+        tasks = [t for t in (self._loop, *self._workers) if t is not None]
+        # Let passes and attempts end at a safe point rather than mid-transaction.
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=_CLOSE_GRACE)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        claimed = list(self._workers.values())
+        if claimed:
+            try:
+                async with self.database.transaction() as db:
+                    await DeliveryRepository(db).release(claimed, utcnow())
+            except Exception:
+                logger.exception("could not hand back %d webhook claims", len(claimed))
+        if self._wake is not None:
+            self.signal.unsubscribe(self._wake)
+        if self._owns_client:
+            await self.client.aclose()
+
+    # -- the loop -----------------------------------------------------------
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while not self._closing:
+            self._wake.clear()
+            try:
+                await self.relay.relay_pending()
+                idle = await self._claim()
+            except Exception:
+                logger.exception("webhook dispatch pass failed; trying again shortly")
+                idle = self.poll_seconds
+            if idle > 0 and not self._closing:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(idle):
+                        await self._wake.wait()
+
+    async def _claim(self) -> float:
+        """Start workers for what is due; returns how long the loop may sleep."""
+        free = self.max_in_flight - len(self._workers)
+        if free <= 0:
+            return self.poll_seconds  # a worker ending wakes the loop
+        now = utcnow()
+        async with self.database.transaction() as db:
+            deliveries = DeliveryRepository(db)
+            rows = await deliveries.claim_due(
+                now, now + self.lease, free, skip_locked=self.postgres
+            )
+            webhook_ids = {row.webhook_id for row in rows}
+            webhooks = (
+                {w.id: w for w in await WebhookRepository(db).by_ids(webhook_ids)} if rows else {}
+            )
+            due_at = await deliveries.next_due_at()
+        for row in rows:
+            task = asyncio.create_task(self._work(Target.of(row, webhooks[row.webhook_id])))
+            self._workers[task] = row.id
+            task.add_done_callback(self._worker_ended)
+        if due_at is None:
+            return self.poll_seconds
+        wait = (due_at - utcnow()).total_seconds()
+        if wait <= 0:
+            # Due yet not claimed: another process holds it, or no slot was free.
+            return 0.0 if rows else _MIN_IDLE
+        return min(wait, self.poll_seconds)
+
+    def _worker_ended(self, task: asyncio.Task[None]) -> None:
+        # A cancelled worker (shut-down) keeps its entry: close() hands its claim back.
+        if not task.cancelled():
+            self._workers.pop(task, None)
+            if task.exception() is not None:
+                logger.error("webhook worker died", exc_info=task.exception())
+        if self._wake is not None:
+            self._wake.set()
+
+    # -- workers ------------------------------------------------------------
+
+    async def _work(self, target: Target) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        next_target: Target | None = target
+        while next_target is not None:
+            self._workers[task] = next_target.row.id
+            next_target = await self._attempt(next_target)
+
+    async def _attempt(self, target: Target) -> Target | None:
+        """Send, record, and claim the same webhook's next due delivery."""
+        row = target.row
+        try:
+            outcome = await self.sender.send(target)
+        except Exception as exc:
+            # A bug of ours must still end as a recorded (and retried) failure,
+            # not as a claim nobody finishes.
+            logger.exception("webhook attempt for %s failed unexpectedly", row.id)
+            outcome = Outcome(started_at=utcnow(), duration_ms=0, error=f"internal error: {exc}")
+        for pause in (*_RECORD_RETRY_PAUSES, None):
+            try:
+                return await self._record(target, outcome)
+            except Exception:
+                if pause is None:
+                    # The lease will lapse and the delivery be attempted again.
+                    logger.exception("could not record webhook attempt for %s", row.id)
+                    return None
+                await asyncio.sleep(pause)
+        return None
+
+    async def _record(self, target: Target, outcome: Outcome) -> Target | None:
+        row = target.row
+        async with self.database.transaction() as db:
+            now = utcnow()
+            endpoint = await record_outcome(
+                db,
+                row.id,
+                row.webhook_id,
+                row.attempt,
+                outcome,
+                now=now,
+                policy=self.policy,
+                signal=self.signal,
+            )
+            if endpoint is None or not endpoint.is_active or self._closing:
+                return None
+            following = await DeliveryRepository(db).claim_head(
+                row.webhook_id, now, now + self.lease
+            )
+            if following is None:
+                return None
+            return Target(
+                following, endpoint.url, endpoint.secret_encrypted, endpoint.send_secret_header
+            )

@@ -1,0 +1,190 @@
+"""What an attempt's result does to its delivery and to its webhook.
+
+Takes a DB session and plain values; never commits. The dispatcher calls
+:func:`record_outcome` in a transaction of its own after each attempt. The
+success path is a few plain statements, since it runs once per event sent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wagate.events.service import OutboxSignal, record_event
+from wagate.webhooks import catalog
+from wagate.webhooks.models import DeliveryStatus, Webhook, WebhookAttempt, WebhookDelivery
+from wagate.webhooks.retry import next_delay
+
+GONE = 410
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one HTTP attempt came to."""
+
+    started_at: datetime
+    duration_ms: int
+    status_code: int | None = None
+    error: str | None = None
+    retry_after: float | None = None  # seconds, from a 429/503's Retry-After
+    permanent: bool = False  # no retry can help (the body cannot be encoded)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    delays: Sequence[float]
+    disable_after: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A webhook as it stands after an attempt was recorded."""
+
+    url: str
+    secret_encrypted: str
+    send_secret_header: bool
+    is_active: bool
+
+
+async def record_outcome(
+    db: AsyncSession,
+    delivery_id: uuid.UUID,
+    webhook_id: uuid.UUID,
+    attempt: int,
+    outcome: Outcome,
+    *,
+    now: datetime,
+    policy: RetryPolicy,
+    signal: OutboxSignal | None = None,
+) -> Endpoint | None:
+    """Store the attempt, move its delivery on, and count it for its webhook.
+
+    Returns the webhook as it now stands, or None when the webhook is gone or
+    the claim had lapsed (the delivery moved on without this attempt: it is
+    kept as history, but its result decides nothing any more).
+    """
+    values, next_at = _settle(outcome, attempt, now, policy)
+    moved = await db.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.id == delivery_id,
+            WebhookDelivery.status == DeliveryStatus.DELIVERING.value,
+            WebhookDelivery.attempts == attempt,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    current = getattr(moved, "rowcount", 0) == 1
+    if not current and await db.get(WebhookDelivery, delivery_id) is None:
+        return None  # the webhook was deleted while the attempt was under way
+    await db.execute(
+        insert(WebhookAttempt).values(
+            id=uuid.uuid4(),
+            delivery_id=delivery_id,
+            attempt=attempt,
+            status_code=outcome.status_code,
+            duration_ms=outcome.duration_ms,
+            error=outcome.error,
+            attempted_at=outcome.started_at,
+            next_retry_at=next_at if current else None,
+        )
+    )
+    if not current:
+        return None
+    if outcome.succeeded:
+        row = (
+            await db.execute(
+                update(Webhook)
+                .where(Webhook.id == webhook_id)
+                .values(failed_attempts=0, failing_since=None, last_success_at=now)
+                .returning(
+                    Webhook.url,
+                    Webhook.secret_encrypted,
+                    Webhook.send_secret_header,
+                    Webhook.is_active,
+                )
+            )
+        ).one_or_none()
+        return Endpoint(*row) if row is not None else None
+    webhook = await db.get(Webhook, webhook_id, with_for_update=True)
+    if webhook is None:
+        return None
+    await _count_failure(db, webhook, outcome, now, policy, signal)
+    await db.flush()
+    return Endpoint(
+        webhook.url, webhook.secret_encrypted, webhook.send_secret_header, webhook.is_active
+    )
+
+
+def _settle(
+    outcome: Outcome, attempt: int, now: datetime, policy: RetryPolicy
+) -> tuple[dict[str, Any], datetime | None]:
+    """The delivery's new columns, and when it will be tried again (if it will)."""
+    values: dict[str, Any] = {
+        "lease_until": None,
+        "last_status_code": outcome.status_code,
+        "last_error": outcome.error,
+    }
+    delay = None
+    if not outcome.succeeded and not outcome.permanent:
+        delay = next_delay(policy.delays, attempt, outcome.retry_after)
+    if delay is None:
+        status = DeliveryStatus.SUCCEEDED if outcome.succeeded else DeliveryStatus.FAILED
+        values.update(status=status.value, next_attempt_at=None, finished_at=now)
+        return values, None
+    next_at = now + timedelta(seconds=delay)
+    values.update(status=DeliveryStatus.PENDING.value, next_attempt_at=next_at)
+    return values, next_at
+
+
+async def _count_failure(
+    db: AsyncSession,
+    webhook: Webhook,
+    outcome: Outcome,
+    now: datetime,
+    policy: RetryPolicy,
+    signal: OutboxSignal | None,
+) -> None:
+    webhook.failed_attempts += 1
+    if webhook.failing_since is None:
+        webhook.failing_since = outcome.started_at
+    if not webhook.is_active:
+        return
+    if outcome.status_code == GONE:
+        await disable(db, webhook, "gone", signal)
+    elif now - webhook.failing_since >= policy.disable_after:
+        await disable(db, webhook, "failing", signal)
+
+
+async def disable(
+    db: AsyncSession, webhook: Webhook, reason: str, signal: OutboxSignal | None = None
+) -> None:
+    """Stop delivering to an endpoint, and say so in the outbox (live streams
+    and the session's other webhooks see it). What it is owed stays pending."""
+    webhook.is_active = False
+    webhook.disabled_reason = reason
+    since = webhook.failing_since
+    await record_event(
+        db,
+        user_id=webhook.user_id,
+        session_id=webhook.session_id,
+        event_type=catalog.DISABLED_EVENT,
+        data={
+            "webhookId": str(webhook.id),
+            "url": webhook.url,
+            "reason": reason,
+            "failedAttempts": webhook.failed_attempts,
+            "failingSince": int(since.timestamp()) if since else None,
+        },
+        signal=signal,
+    )

@@ -1,0 +1,208 @@
+"""Webhooks: registering endpoints, their secrets, tests and redelivery.
+
+Takes a DB session and plain values; never commits. What happens to a
+delivery after an attempt is in :mod:`wagate.webhooks.outcomes`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wagate.auth.models import User
+from wagate.errors import AppError, ErrorCode, not_found
+from wagate.events.models import OutboxEvent
+from wagate.events.service import OutboxSignal, record_event
+from wagate.net.ssrf import UnsafeURLError, check_url
+from wagate.sessions import service as sessions_service
+from wagate.storage.base import utcnow
+from wagate.storage.db import after_commit
+from wagate.webhooks import catalog
+from wagate.webhooks.crypto import encrypt_secret
+from wagate.webhooks.models import DeliveryStatus, Webhook, WebhookAttempt, WebhookDelivery
+from wagate.webhooks.repository import DeliveryRepository, WebhookRepository
+from wagate.webhooks.signing import generate_secret
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookWithSecret:
+    webhook: Webhook
+    secret: str  # shown once, when created or rotated
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryHistory:
+    delivery: WebhookDelivery
+    attempts: list[WebhookAttempt]
+
+
+def _events(names: Sequence[str]) -> list[str]:
+    try:
+        return catalog.normalize_events(names)
+    except catalog.UnknownEventError as exc:
+        known = ", ".join([*catalog.SUBSCRIBABLE, *catalog.ALIASES, catalog.ALL_EVENTS])
+        raise AppError(
+            ErrorCode.VALIDATION_ERROR,
+            f"events: unknown event {', '.join(map(repr, exc.names))}; use any of {known}",
+        ) from exc
+
+
+async def _checked_url(url: str, *, allow_private: bool) -> str:
+    try:
+        await check_url(url, allow_private=allow_private)
+    except UnsafeURLError as exc:
+        raise AppError(ErrorCode.VALIDATION_ERROR, f"url: {exc.reason}") from exc
+    return url
+
+
+async def create(
+    db: AsyncSession,
+    user: User,
+    *,
+    session_id: uuid.UUID,
+    url: str,
+    events: Sequence[str],
+    send_secret_header: bool,
+    instance_secret: str,
+    allow_private: bool,
+) -> WebhookWithSecret:
+    session = await sessions_service.get_owned(db, user, session_id)
+    subscribed = _events(events)
+    await _checked_url(url, allow_private=allow_private)
+    secret = generate_secret()
+    webhook = Webhook(
+        user_id=user.id,
+        session_id=session.id,
+        url=url,
+        events=subscribed,
+        secret_encrypted=encrypt_secret(secret, instance_secret),
+        send_secret_header=send_secret_header,
+        created_at=utcnow(),
+    )
+    await WebhookRepository(db).create(webhook)
+    return WebhookWithSecret(webhook, secret)
+
+
+async def get_owned(db: AsyncSession, user: User, webhook_id: uuid.UUID) -> Webhook:
+    webhook = await WebhookRepository(db).get_for(user.id, webhook_id)
+    if webhook is None:
+        raise not_found("Webhook")
+    return webhook
+
+
+async def list_owned(
+    db: AsyncSession, user: User, session_id: uuid.UUID | None = None
+) -> list[Webhook]:
+    return await WebhookRepository(db).list_for(user.id, session_id)
+
+
+async def update(
+    db: AsyncSession,
+    user: User,
+    webhook_id: uuid.UUID,
+    *,
+    url: str | None,
+    events: Sequence[str] | None,
+    is_active: bool | None,
+    send_secret_header: bool | None,
+    allow_private: bool,
+    signal: OutboxSignal | None = None,
+) -> Webhook:
+    """Change an endpoint. Enabling it again resets its failure count and makes
+    the deliveries it still owes due at once."""
+    webhook = await get_owned(db, user, webhook_id)
+    if events is not None:
+        webhook.events = _events(events)
+    if url is not None:
+        webhook.url = await _checked_url(url, allow_private=allow_private)
+    if send_secret_header is not None:
+        webhook.send_secret_header = send_secret_header
+    if is_active is True and not webhook.is_active:
+        webhook.is_active = True
+        webhook.disabled_reason = None
+        webhook.failed_attempts = 0
+        webhook.failing_since = None
+        await DeliveryRepository(db).hurry_pending(webhook.id, utcnow())
+        if signal is not None:
+            after_commit(db, signal.notify)
+    elif is_active is False:
+        webhook.is_active = False
+        webhook.disabled_reason = "by_user"
+    await db.flush()
+    return webhook
+
+
+async def delete(db: AsyncSession, user: User, webhook_id: uuid.UUID) -> None:
+    """Delete an endpoint and what it was still owed."""
+    webhook = await get_owned(db, user, webhook_id)
+    await WebhookRepository(db).delete(webhook)
+
+
+async def rotate_secret(
+    db: AsyncSession, user: User, webhook_id: uuid.UUID, *, instance_secret: str
+) -> WebhookWithSecret:
+    """A new secret, in force from the next attempt; the old one stops at once."""
+    webhook = await get_owned(db, user, webhook_id)
+    secret = generate_secret()
+    webhook.secret_encrypted = encrypt_secret(secret, instance_secret)
+    await db.flush()
+    return WebhookWithSecret(webhook, secret)
+
+
+async def send_test(
+    db: AsyncSession, user: User, webhook_id: uuid.UUID, signal: OutboxSignal | None = None
+) -> OutboxEvent:
+    """A ``webhook.test`` event, addressed to this webhook only, delivered like
+    any other event (outbox, relay, signing, retries)."""
+    webhook = await get_owned(db, user, webhook_id)
+    if not webhook.is_active:
+        raise AppError(ErrorCode.CONFLICT, "The webhook is disabled; enable it to test it")
+    return await record_event(
+        db,
+        user_id=webhook.user_id,
+        session_id=webhook.session_id,
+        event_type=catalog.TEST_EVENT,
+        data={"webhookId": str(webhook.id), "message": "This is a test event from wagate"},
+        signal=signal,
+    )
+
+
+async def deliveries(
+    db: AsyncSession, user: User, webhook_id: uuid.UUID, *, status: str | None, limit: int
+) -> list[DeliveryHistory]:
+    """The newest deliveries first, each with every attempt made for it."""
+    webhook = await get_owned(db, user, webhook_id)
+    repository = DeliveryRepository(db)
+    rows = await repository.list_for(webhook, status=status, limit=limit)
+    attempts: dict[uuid.UUID, list[WebhookAttempt]] = {row.id: [] for row in rows}
+    if rows:
+        for attempt in await repository.attempts_of(list(attempts)):
+            attempts[attempt.delivery_id].append(attempt)
+    return [DeliveryHistory(row, attempts[row.id]) for row in rows]
+
+
+async def retry(
+    db: AsyncSession,
+    user: User,
+    webhook_id: uuid.UUID,
+    delivery_id: uuid.UUID,
+    signal: OutboxSignal | None = None,
+) -> WebhookDelivery:
+    """Send a delivery again now, whatever became of it. It keeps its place in
+    the webhook's order: later events wait until it succeeds or gives up."""
+    webhook = await get_owned(db, user, webhook_id)
+    delivery = await DeliveryRepository(db).get_for(webhook, delivery_id)
+    if delivery is None:
+        raise not_found("Delivery")
+    if delivery.status == DeliveryStatus.DELIVERING:
+        raise AppError(ErrorCode.CONFLICT, "This delivery is being attempted right now")
+    delivery.status = DeliveryStatus.PENDING
+    delivery.next_attempt_at = utcnow()
+    delivery.finished_at = None
+    await db.flush()
+    if signal is not None:
+        after_commit(db, signal.notify)
+    return delivery
