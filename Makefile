@@ -18,7 +18,13 @@ install: $(STAMP)
 run: install
 	$(BIN)/wagate serve
 
+# The dashboard's browser tests drive Debian's Chromium: installed here when
+# missing and we may (root with apt), else those tests skip and say why.
 test: install
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium for the dashboard's browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
 	$(BIN)/pytest
 
 lint: install

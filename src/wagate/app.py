@@ -7,10 +7,18 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
+from wagate.analytics import ratelimit
+from wagate.analytics.api_calls import ApiCallBuffer
+from wagate.analytics.metrics import Metrics
+from wagate.analytics.middleware import RequestAccountingMiddleware
+from wagate.analytics.router import metrics_router
+from wagate.analytics.router import router as analytics_router
 from wagate.auth import service as auth_service
 from wagate.auth.router import router as auth_router
 from wagate.config import Settings
+from wagate.dashboard import router as dashboard
 from wagate.engines.base import EngineContext
 from wagate.engines.registry import create_engine
 from wagate.engines.sandbox.router import router as sandbox_router
@@ -27,6 +35,7 @@ from wagate.messages.router import router as messages_router
 from wagate.messages.send_router import router as send_router
 from wagate.messages.upload_limits import UploadLimitMiddleware, upload_limits
 from wagate.net.fetch import create_guarded_client
+from wagate.net.forwarded import TrustedProxies
 from wagate.sessions.manager import SessionManager
 from wagate.sessions.router import router as sessions_router
 from wagate.storage.db import Database
@@ -72,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.resolved_secret_key  # noqa: B018  (create the key file before serving)
             database = Database.from_settings(settings)
             stack.push_async_callback(database.dispose)
+            stack.push_async_callback(app.state.rate_limiter.close)
             if settings.auto_migrate:
                 await migrate(database)
             await bootstrap_admin(database, settings)
@@ -88,8 +98,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     settings=settings, emit=manager.handle_event, data_dir=settings.data_dir
                 )
                 manager.add_engine(create_engine(name, context))
-            InboundHandler(manager, media_store, signal, settings.base_url).register()
-            queue = OutboundQueue(database, manager, media_store, settings, signal)
+            metrics = app.state.metrics
+            InboundHandler(manager, media_store, signal, settings.base_url, metrics).register()
+            queue = OutboundQueue(database, manager, media_store, settings, signal, metrics)
 
             app.state.database = database
             app.state.http_client = http_client
@@ -98,11 +109,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.session_manager = manager
             app.state.outbound_queue = queue
 
+            stack.push_async_callback(app.state.api_calls.close)
+            await app.state.api_calls.start(database, settings.analytics_flush_seconds)
             stack.push_async_callback(manager.close)
             await manager.start()
             stack.push_async_callback(queue.close)
             await queue.start()
-            dispatcher = WebhookDispatcher(database, settings, signal)
+            dispatcher = WebhookDispatcher(database, settings, signal, metrics=metrics)
             app.state.webhook_dispatcher = dispatcher
             stack.push_async_callback(dispatcher.close)
             await dispatcher.start()
@@ -124,19 +137,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.trusted_proxies = TrustedProxies(settings.trusted_proxies)
+    app.state.metrics = Metrics()
+    app.state.api_calls = ApiCallBuffer()
+    app.state.rate_limiter = ratelimit.RateLimiter.from_settings(settings)
     configure_logging(settings)
     install_error_handlers(app)
+    app.add_exception_handler(dashboard.PageError, dashboard.page_error_handler)
     app.add_middleware(
         UploadLimitMiddleware,
-        limits=upload_limits(settings),
+        limits={**upload_limits(settings), **dashboard.upload_limits(settings)},
         default_limit=DEFAULT_BODY_LIMIT,
+    )
+    app.add_middleware(
+        RequestAccountingMiddleware, metrics=app.state.metrics, api_calls=app.state.api_calls
     )
     app.add_middleware(RequestContextMiddleware)
 
     routers = [health_router, auth_router, sessions_router, send_router, messages_router]
     routers += [webhooks_router, live_router]
+    routers += [analytics_router, metrics_router]
     if "sandbox" in settings.engines:
         routers.append(sandbox_router)
+    # Before the dashboard's pages, whose catch-all would otherwise answer for its files.
+    app.mount(dashboard.STATIC_PREFIX, StaticFiles(directory=dashboard.STATIC_DIR), name="static")
+    routers.append(dashboard.router)
     for router in routers:
-        app.include_router(router)
+        # Each /api/v1 route with its rate limit (analytics/ratelimit.py).
+        ratelimit.include_router(app, router, enabled=settings.rate_limit_enabled)
     return app

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
+from limits import parse as parse_limit
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -73,6 +75,22 @@ class Settings(BaseSettings):
     # Events a live-stream client may fall behind by before it is dropped.
     live_queue_size: int = Field(default=256, ge=1)
 
+    # Rate limits and analytics (docs/analytics.md). Each limit is "<n>/<period>"
+    # as the `limits` library reads it ("100/minute", "5/second", "1000/hour").
+    redis_url: str | None = None
+    rate_limit_key_prefix: str = "wagate"
+    rate_limit_user: str = "100/minute"
+    rate_limit_session: str = "1000/minute"
+    rate_limit_send: str = "100/minute"
+    rate_limit_history: str = "50/minute"
+    rate_limit_auth: str = "5/minute"
+    rate_limit_webhooks: str = "10/minute"
+    rate_limit_session_changes: str = "20/minute"
+    # Addresses (IPs or CIDRs) of proxies whose X-Forwarded-For is believed.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    metrics_token: str | None = None
+    analytics_flush_seconds: float = Field(default=5.0, gt=0)
+
     # The real WhatsApp engine (neonize / whatsmeow); see docs/whatsapp.md.
     whatsmeow_worker_threads: int = Field(default=64, ge=4)
     whatsmeow_connect_timeout: float = Field(default=20.0, gt=0)
@@ -103,6 +121,38 @@ class Settings(BaseSettings):
     def _valid_retry_delays(cls, value: list[float]) -> list[float]:
         if not value or any(delay < 0 for delay in value):
             raise ValueError("WAGATE_WEBHOOK_RETRY_DELAYS must list seconds >= 0, e.g. 0,5,300")
+        return value
+
+    @field_validator(
+        "rate_limit_user",
+        "rate_limit_session",
+        "rate_limit_send",
+        "rate_limit_history",
+        "rate_limit_auth",
+        "rate_limit_webhooks",
+        "rate_limit_session_changes",
+    )
+    @classmethod
+    def _valid_rate_limit(cls, value: str) -> str:
+        try:
+            parse_limit(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a rate limit such as 100/minute") from exc
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies_from_csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"WAGATE_TRUSTED_PROXIES: {entry!r} is not an IP or CIDR") from exc
         return value
 
     @field_validator("secret_key")

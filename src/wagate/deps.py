@@ -15,6 +15,7 @@ from wagate.config import Settings
 from wagate.errors import AppError, ErrorCode, not_found
 from wagate.events.service import OutboxSignal
 from wagate.messages.queue import OutboundQueue
+from wagate.net.forwarded import TrustedProxies
 from wagate.sessions import service as sessions_service
 from wagate.sessions.manager import SessionManager
 from wagate.sessions.models import WhatsAppSession
@@ -40,6 +41,16 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbSession = Annotated[AsyncSession, Depends(get_db, scope="function")]
+
+
+def get_client_address(request: Request) -> str | None:
+    """The client's IP: the peer, or what a trusted proxy says in X-Forwarded-For."""
+    proxies: TrustedProxies = request.app.state.trusted_proxies
+    peer = request.client.host if request.client else None
+    return proxies.client_address(peer, request.headers.get("x-forwarded-for"))
+
+
+ClientAddress = Annotated[str | None, Depends(get_client_address)]
 
 
 def bearer_token(request: Request) -> str | None:

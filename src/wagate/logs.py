@@ -69,16 +69,20 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            route = scope.get("route")
+            route = getattr(scope.get("route"), "path", scope["path"])
+            duration_ms = round((time.perf_counter() - started) * 1000, 1)
             access_logger.info(
                 "%s %s %s %.1fms",
                 scope["method"],
-                getattr(route, "path", scope["path"]),
+                route,
                 status,
-                (time.perf_counter() - started) * 1000,
+                duration_ms,
                 extra={
                     "request_id": request_id,
+                    "method": scope["method"],
+                    "route": route,
                     "status": status,
+                    "duration_ms": duration_ms,
                     "user_id": state.get("user_id"),
                     "session_id": state.get("session_id"),
                 },

@@ -1,5 +1,6 @@
 """Every table, imported in one place so migrations and tools see them all."""
 
+from wagate.analytics.models import ActivityLog, UsageCounter
 from wagate.auth.models import ApiKey, User
 from wagate.engines.sandbox.owners import SandboxPhoneOwner
 from wagate.events.models import OutboxEvent
@@ -8,6 +9,7 @@ from wagate.sessions.models import SessionTransition, WhatsAppSession
 from wagate.webhooks.models import RelayCursor, Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
+    "ActivityLog",
     "ApiKey",
     "Chat",
     "Contact",
@@ -17,6 +19,7 @@ __all__ = [
     "RelayCursor",
     "SandboxPhoneOwner",
     "SessionTransition",
+    "UsageCounter",
     "User",
     "Webhook",
     "WebhookAttempt",

@@ -4,6 +4,7 @@ import uuid
 
 from fastapi import APIRouter
 
+from wagate.analytics.service import record_activity
 from wagate.auth import service
 from wagate.auth.schemas import (
     ApiKeyList,
@@ -17,7 +18,7 @@ from wagate.auth.schemas import (
     UserDetail,
     UserOut,
 )
-from wagate.deps import CurrentUser, DbSession, SettingsDep, UserByTokenOrKey
+from wagate.deps import ClientAddress, CurrentUser, DbSession, SettingsDep, UserByTokenOrKey
 from wagate.schemas import API_PREFIX, Envelope, MessageEnvelope, ok
 
 router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
@@ -25,7 +26,7 @@ router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
 
 @router.post("/register", status_code=201)
 async def register(
-    body: RegisterRequest, db: DbSession, settings: SettingsDep
+    body: RegisterRequest, db: DbSession, settings: SettingsDep, ip: ClientAddress
 ) -> Envelope[AuthData]:
     user = await service.register(
         db,
@@ -34,6 +35,7 @@ async def register(
         name=body.name,
         allow_registration=settings.allow_registration,
     )
+    await record_activity(db, user_id=user.id, action="user.register", ip_address=ip)
     token = service.issue_token(
         user, secret=settings.resolved_secret_key, expires_minutes=settings.jwt_expires_minutes
     )
@@ -41,8 +43,11 @@ async def register(
 
 
 @router.post("/login")
-async def login(body: LoginRequest, db: DbSession, settings: SettingsDep) -> Envelope[AuthData]:
+async def login(
+    body: LoginRequest, db: DbSession, settings: SettingsDep, ip: ClientAddress
+) -> Envelope[AuthData]:
     user = await service.authenticate(db, email=body.email, password=body.password)
+    await record_activity(db, user_id=user.id, action="user.login", ip_address=ip)
     token = service.issue_token(
         user, secret=settings.resolved_secret_key, expires_minutes=settings.jwt_expires_minutes
     )
@@ -56,10 +61,17 @@ async def me(user: UserByTokenOrKey) -> Envelope[MeData]:
 
 @router.post("/api-keys", status_code=201)
 async def create_api_key(
-    body: CreateApiKeyRequest, db: DbSession, user: CurrentUser
+    body: CreateApiKeyRequest, db: DbSession, user: CurrentUser, ip: ClientAddress
 ) -> Envelope[CreatedApiKey]:
     issued = await service.create_api_key(
         db, user, name=body.name, expires_in_days=body.expiresInDays
+    )
+    await record_activity(
+        db,
+        user_id=user.id,
+        action="apikey.create",
+        metadata={"keyId": str(issued.key.id), "name": issued.key.name},
+        ip_address=ip,
     )
     return ok(
         CreatedApiKey(
@@ -80,6 +92,11 @@ async def list_api_keys(db: DbSession, user: CurrentUser) -> Envelope[ApiKeyList
 
 
 @router.delete("/api-keys/{key_id}")
-async def revoke_api_key(key_id: uuid.UUID, db: DbSession, user: CurrentUser) -> MessageEnvelope:
+async def revoke_api_key(
+    key_id: uuid.UUID, db: DbSession, user: CurrentUser, ip: ClientAddress
+) -> MessageEnvelope:
     await service.revoke_api_key(db, user, key_id)
+    await record_activity(
+        db, user_id=user.id, action="apikey.revoke", metadata={"keyId": str(key_id)}, ip_address=ip
+    )
     return MessageEnvelope(message="API key revoked")

@@ -21,7 +21,12 @@ class OutboxEvent(Base):
     """
 
     __tablename__ = "outbox_events"
-    __table_args__ = (Index("ix_outbox_events_session_seq", "session_id", "seq"),)
+    # AUTOINCREMENT on SQLite: readers keep a cursor on ``seq``, so a number must
+    # never come back after the newest rows are deleted (a user's deletion cascades).
+    __table_args__ = (
+        Index("ix_outbox_events_session_seq", "session_id", "seq"),
+        {"sqlite_autoincrement": True},
+    )
 
     seq: Mapped[int] = mapped_column(SequenceId, primary_key=True, autoincrement=True)
     id: Mapped[uuid.UUID] = mapped_column(unique=True, default=uuid.uuid4)

@@ -11,6 +11,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wagate.analytics import service as analytics
+from wagate.analytics.metrics import Metrics
 from wagate.engines.base import (
     MEDIA_KINDS,
     EngineError,
@@ -26,6 +28,7 @@ from wagate.messages.models import Message, MessageStatus
 from wagate.messages.repository import MessageRepository
 from wagate.sessions.manager import SessionManager
 from wagate.sessions.models import WhatsAppSession
+from wagate.storage.db import after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -92,11 +95,13 @@ class InboundHandler:
         media: MediaStore,
         signal: OutboxSignal,
         public_url: str,
+        metrics: Metrics | None = None,
     ) -> None:
         self.manager = manager
         self.media = media
         self.signal = signal
         self.public_url = public_url.rstrip("/")
+        self.metrics = metrics or Metrics()
 
     def register(self) -> None:
         self.manager.on_event(MessageEvent, self.on_message)
@@ -128,6 +133,9 @@ class InboundHandler:
         )
         if incoming.from_me:
             return
+        analytics.count_received(db, user_id=session.user_id, session_id=session.id)
+        kind = message.type
+        after_commit(db, lambda: self.metrics.message_received(kind))
         await record_event(
             db,
             user_id=session.user_id,

@@ -18,6 +18,7 @@ import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+from wagate.analytics.metrics import Metrics
 from wagate.config import Settings
 from wagate.engines.base import (
     ContactCard,
@@ -56,12 +57,14 @@ class OutboundQueue:
         media: MediaStore,
         settings: Settings,
         signal: OutboxSignal,
+        metrics: Metrics | None = None,
     ) -> None:
         self.database = database
         self.manager = manager
         self.media = media
         self.settings = settings
         self.signal = signal
+        self.metrics = metrics or Metrics()
         self._workers: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._wakeups: defaultdict[uuid.UUID, asyncio.Event] = defaultdict(asyncio.Event)
         self._outcomes: defaultdict[int, list[asyncio.Future[str]]] = defaultdict(list)
@@ -163,6 +166,8 @@ class OutboundQueue:
                     )
                 failed = [m.seq for m in pending]
                 after_commit(db, lambda: self._resolve_all(failed, MessageStatus.FAILED))
+                kinds = [m.type for m in pending]
+                after_commit(db, lambda: self._count_failed(kinds))
                 return None
             if session.session_state is not SessionState.CONNECTED:
                 return float("inf")  # the connected hook wakes us
@@ -186,11 +191,14 @@ class OutboundQueue:
         for seq, outgoing, typing_ms in items:
             if typing_ms:
                 await self._show_typing(engine, session_id, outgoing.to, typing_ms)
+            started = time.perf_counter()
             try:
                 receipt = await engine.send(str(session_id), outgoing)
             except EngineError as exc:
                 failure = (seq, exc)
                 break
+            finally:
+                self.metrics.observe_send(time.perf_counter() - started)
             self._last_sent[session_id] = time.monotonic()
             acked.append((seq, receipt.timestamp))
         if acked:
@@ -204,6 +212,8 @@ class OutboundQueue:
                         sent.next_attempt_at = None
                         sent.error = None
             self._resolve_all([seq for seq, _ in acked], MessageStatus.SENT)
+            for _, outgoing, _ in items[: len(acked)]:
+                self.metrics.message_sent(outgoing.kind)
         if failure is not None:
             untried = [seq for seq, _, _ in items[len(acked) + 1 :]]
             return await self._failed_attempt(session_id, failure[0], failure[1], untried)
@@ -279,8 +289,14 @@ class OutboundQueue:
             await service.advance(
                 db, message, MessageStatus.FAILED, reason=error.message, signal=self.signal
             )
+            kind = message.type
         self._resolve(message_seq, MessageStatus.FAILED)
+        self._count_failed([kind])
         return None
+
+    def _count_failed(self, kinds: list[str]) -> None:
+        for kind in kinds:
+            self.metrics.message_failed(kind)
 
     def _pacing_pause(self, session: WhatsAppSession) -> float:
         rate = session.send_rate_per_minute

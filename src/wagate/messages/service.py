@@ -10,8 +10,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wagate.analytics import service as analytics
 from wagate.engines.base import ContactCard, Location, MessageKind, Reaction
 from wagate.errors import AppError, ErrorCode
 from wagate.events.service import OutboxSignal, record_event
@@ -138,15 +140,24 @@ async def touch_chat(
     chats = ChatRepository(db)
     chat = await chats.get(session.id, jid)
     if chat is None:
-        chat = Chat(
-            user_id=session.user_id,
-            session_id=session.id,
-            jid=jid,
-            is_group=is_group(jid),
-            name=name,
-            unread_count=0,
+        # Concurrent sends to a new chat all find none; inserting only if still
+        # missing keeps all but the first from failing on the unique (session, jid).
+        dialect = db.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        await db.execute(
+            insert(Chat)
+            .values(
+                user_id=session.user_id,
+                session_id=session.id,
+                jid=jid,
+                is_group=is_group(jid),
+                name=name,
+                unread_count=0,
+            )
+            .on_conflict_do_nothing(index_elements=["session_id", "jid"])
         )
-        db.add(chat)
+        chat = await chats.get(session.id, jid)
+        assert chat is not None
     elif name and not chat.is_group:
         chat.name = name
     chat.last_message_seq = message.seq
@@ -225,6 +236,9 @@ async def advance(
     if status is MessageStatus.FAILED and current.rank >= MessageStatus.SENT.rank:
         return False
     when = at or utcnow()
+    analytics.count_status_change(
+        db, user_id=message.user_id, session_id=message.session_id, before=current, after=status
+    )
     receipt = status in (MessageStatus.DELIVERED, MessageStatus.READ, MessageStatus.PLAYED)
     if receipt and current.rank < MessageStatus.SENT.rank:
         await _record_status(db, message, MessageStatus.SENT, when, None, signal)

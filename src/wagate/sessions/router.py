@@ -2,7 +2,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response
 
-from wagate.deps import ApiSession, CurrentUser, DbSession, Manager, SettingsDep, Signal, parse_id
+from wagate.analytics.service import record_activity
+from wagate.deps import (
+    ApiSession,
+    ClientAddress,
+    CurrentUser,
+    DbSession,
+    Manager,
+    SettingsDep,
+    Signal,
+    parse_id,
+)
 from wagate.errors import AppError, ErrorCode, not_found
 from wagate.jid import InvalidJidError, normalize_number
 from wagate.schemas import API_PREFIX, Envelope, MessageEnvelope, ok
@@ -70,6 +80,7 @@ async def create_session(
     settings: SettingsDep,
     manager: Manager,
     signal: Signal,
+    ip: ClientAddress,
 ) -> Envelope[CreatedSessionData]:
     engine = body.engine or settings.default_engine
     if engine not in settings.engines:
@@ -86,6 +97,13 @@ async def create_session(
         signal=signal,
     )
     session = created.session
+    await record_activity(
+        db,
+        user_id=user.id,
+        action="session.create",
+        metadata={"sessionId": str(session.id), "name": session.name},
+        ip_address=ip,
+    )
     after_commit(db, lambda: manager.connect_soon(session.id, session.engine))
     return ok(
         CreatedSessionData(
@@ -238,9 +256,16 @@ async def update_session(
 
 @router.delete("/{session_id}")
 async def delete_session(
-    session_id: str, db: DbSession, user: CurrentUser, manager: Manager
+    session_id: str, db: DbSession, user: CurrentUser, manager: Manager, ip: ClientAddress
 ) -> MessageEnvelope:
     session = await service.get_owned(db, user, parse_id(session_id, "Session"))
     await manager.discard(session)
     await service.delete(db, user, session.id)
+    await record_activity(
+        db,
+        user_id=user.id,
+        action="session.delete",
+        metadata={"sessionId": str(session.id), "name": session.name},
+        ip_address=ip,
+    )
     return MessageEnvelope(message="Session disconnected and deleted")

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wagate.analytics import service as analytics
 from wagate.auth import service as auth_service
 from wagate.auth import tokens
 from wagate.auth.models import User
@@ -21,6 +22,13 @@ from wagate.events.service import OutboxSignal, record_event
 from wagate.sessions.models import SessionState, SessionTransition, WhatsAppSession
 from wagate.sessions.repository import SessionRepository
 from wagate.storage.base import utcnow
+
+# State changes that go to the owner's activity log (most are routine and do not).
+_AUDITED_STATES = {
+    SessionState.CONNECTED: "session.connected",
+    SessionState.LOGGED_OUT: "session.logged_out",
+    SessionState.FAILED: "session.failed",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +175,14 @@ async def transition(
         await _event(db, session, "session.connected", status_data(session), signal)
     elif from_state is SessionState.CONNECTED:
         await _event(db, session, "session.disconnected", status_data(session), signal)
+    if to_state in _AUDITED_STATES:
+        await analytics.record_activity(
+            db,
+            user_id=session.user_id,
+            action=_AUDITED_STATES[to_state],
+            metadata={"sessionId": str(session.id), "phoneNumber": session.phone_number}
+            | ({"reason": reason} if reason else {}),
+        )
     await db.flush()
     return True
 

@@ -24,6 +24,7 @@ from datetime import timedelta
 
 import httpx
 
+from wagate.analytics.metrics import Metrics
 from wagate.config import Settings
 from wagate.events.service import OutboxSignal
 from wagate.net.fetch import create_guarded_client
@@ -51,9 +52,11 @@ class WebhookDispatcher:
         settings: Settings,
         signal: OutboxSignal,
         client: httpx.AsyncClient | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.database = database
         self.signal = signal
+        self.metrics = metrics
         self.poll_seconds = settings.webhook_poll_seconds
         self.max_in_flight = settings.webhook_max_in_flight
         self.policy = RetryPolicy(
@@ -180,6 +183,10 @@ class WebhookDispatcher:
             # not as a claim nobody finishes.
             logger.exception("webhook attempt for %s failed unexpectedly", row.id)
             outcome = Outcome(started_at=utcnow(), duration_ms=0, error=f"internal error: {exc}")
+        if self.metrics is not None:
+            self.metrics.observe_webhook_delivery(
+                _outcome_label(outcome), outcome.duration_ms / 1000
+            )
         for pause in (*_RECORD_RETRY_PAUSES, None):
             try:
                 return await self._record(target, outcome)
@@ -215,3 +222,13 @@ class WebhookDispatcher:
             return Target(
                 following, endpoint.url, endpoint.secret_encrypted, endpoint.send_secret_header
             )
+
+
+def _outcome_label(outcome: Outcome) -> str:
+    if outcome.succeeded:
+        return "success"
+    if outcome.status_code is None:
+        return "error"
+    if 300 <= outcome.status_code < 400:
+        return "redirect"
+    return "http_error"

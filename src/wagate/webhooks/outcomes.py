@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wagate.analytics.service import record_activity
 from wagate.events.service import OutboxSignal, record_event
 from wagate.webhooks import catalog
 from wagate.webhooks.models import DeliveryStatus, Webhook, WebhookAttempt, WebhookDelivery
@@ -174,6 +175,12 @@ async def disable(
     webhook.is_active = False
     webhook.disabled_reason = reason
     since = webhook.failing_since
+    await record_activity(
+        db,
+        user_id=webhook.user_id,
+        action="webhook.disabled",
+        metadata={"webhookId": str(webhook.id), "reason": reason},
+    )
     await record_event(
         db,
         user_id=webhook.user_id,

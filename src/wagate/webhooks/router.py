@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from wagate.deps import CurrentUser, DbSession, SettingsDep, Signal, parse_id
+from wagate.deps import ClientAddress, CurrentUser, DbSession, SettingsDep, Signal, parse_id
 from wagate.schemas import API_PREFIX, Envelope, MessageEnvelope, ok
 from wagate.webhooks import service
 from wagate.webhooks.models import DeliveryStatus, Webhook
@@ -66,7 +66,11 @@ def _delivery(history: service.DeliveryHistory) -> DeliveryItem:
 
 @router.post("", status_code=201)
 async def create_webhook(
-    body: CreateWebhookRequest, db: DbSession, user: CurrentUser, settings: SettingsDep
+    body: CreateWebhookRequest,
+    db: DbSession,
+    user: CurrentUser,
+    settings: SettingsDep,
+    ip: ClientAddress,
 ) -> Envelope[CreatedWebhookData]:
     created = await service.create(
         db,
@@ -77,6 +81,7 @@ async def create_webhook(
         send_secret_header=body.sendSecretHeader,
         instance_secret=settings.resolved_secret_key,
         allow_private=settings.allow_private_urls,
+        ip_address=ip,
     )
     webhook = created.webhook
     return ok(
@@ -107,6 +112,7 @@ async def update_webhook(
     user: CurrentUser,
     settings: SettingsDep,
     signal: Signal,
+    ip: ClientAddress,
 ) -> MessageEnvelope:
     await service.update(
         db,
@@ -118,13 +124,16 @@ async def update_webhook(
         send_secret_header=body.sendSecretHeader,
         allow_private=settings.allow_private_urls,
         signal=signal,
+        ip_address=ip,
     )
     return MessageEnvelope(message="Webhook updated successfully")
 
 
 @router.delete("/{webhook_id}")
-async def delete_webhook(webhook_id: str, db: DbSession, user: CurrentUser) -> MessageEnvelope:
-    await service.delete(db, user, parse_id(webhook_id, "Webhook"))
+async def delete_webhook(
+    webhook_id: str, db: DbSession, user: CurrentUser, ip: ClientAddress
+) -> MessageEnvelope:
+    await service.delete(db, user, parse_id(webhook_id, "Webhook"), ip_address=ip)
     return MessageEnvelope(message="Webhook deleted successfully")
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wagate.analytics.service import record_activity
 from wagate.auth.models import User
 from wagate.errors import AppError, ErrorCode, not_found
 from wagate.events.models import OutboxEvent
@@ -68,6 +70,7 @@ async def create(
     send_secret_header: bool,
     instance_secret: str,
     allow_private: bool,
+    ip_address: str | None = None,
 ) -> WebhookWithSecret:
     session = await sessions_service.get_owned(db, user, session_id)
     subscribed = _events(events)
@@ -83,6 +86,7 @@ async def create(
         created_at=utcnow(),
     )
     await WebhookRepository(db).create(webhook)
+    await _audit(db, webhook, "webhook.create", ip_address)
     return WebhookWithSecret(webhook, secret)
 
 
@@ -110,6 +114,7 @@ async def update(
     send_secret_header: bool | None,
     allow_private: bool,
     signal: OutboxSignal | None = None,
+    ip_address: str | None = None,
 ) -> Webhook:
     """Change an endpoint. Enabling it again resets its failure count and makes
     the deliveries it still owes due at once."""
@@ -132,13 +137,34 @@ async def update(
         webhook.is_active = False
         webhook.disabled_reason = "by_user"
     await db.flush()
+    await _audit(db, webhook, "webhook.update", ip_address)
     return webhook
 
 
-async def delete(db: AsyncSession, user: User, webhook_id: uuid.UUID) -> None:
+async def delete(
+    db: AsyncSession, user: User, webhook_id: uuid.UUID, ip_address: str | None = None
+) -> None:
     """Delete an endpoint and what it was still owed."""
     webhook = await get_owned(db, user, webhook_id)
+    await _audit(db, webhook, "webhook.delete", ip_address)
     await WebhookRepository(db).delete(webhook)
+
+
+async def _audit(db: AsyncSession, webhook: Webhook, action: str, ip_address: str | None) -> None:
+    # The URL may carry a token of the receiver's; the host is enough to recognise it.
+    await record_activity(
+        db,
+        user_id=webhook.user_id,
+        action=action,
+        metadata={
+            "webhookId": str(webhook.id),
+            "sessionId": str(webhook.session_id),
+            "host": urlsplit(webhook.url).hostname,
+            "events": list(webhook.events),
+            "isActive": webhook.is_active,
+        },
+        ip_address=ip_address,
+    )
 
 
 async def rotate_secret(

@@ -1,0 +1,1 @@
+"""Usage counters, the activity log, rate limits and metrics."""

@@ -1,0 +1,236 @@
+"""Messages: a session's conversations, one chat with its bubbles and ticks, and
+a composer for text and a file. Reads go through the same repositories the
+history API reads from; a send is stored by the same ``enqueue`` and handed to
+the same queue."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
+from fastapi.responses import FileResponse, JSONResponse
+from starlette.datastructures import UploadFile as StarletteUpload
+
+from wagate.dashboard.sessions_pages import OwnedSession, owned
+from wagate.dashboard.web import (
+    PageRoute,
+    PageUser,
+    check_csrf,
+    not_found_page,
+    redirect,
+    render,
+    wants_json,
+)
+from wagate.deps import DbSession, Manager, Queue, SettingsDep
+from wagate.engines.base import MessageKind
+from wagate.errors import AppError, ErrorCode
+from wagate.jid import InvalidJidError, is_group, number_of, to_jid
+from wagate.messages import service as messages_service
+from wagate.messages import uploads
+from wagate.messages.media import MediaStore
+from wagate.messages.models import Chat, Message, MessageStatus
+from wagate.messages.repository import ChatRepository, MessageRepository
+from wagate.messages.service import OutgoingSpec
+from wagate.sessions import service as sessions_service
+from wagate.sessions.models import WhatsAppSession
+from wagate.storage.db import after_commit
+
+router = APIRouter(
+    route_class=PageRoute, dependencies=[Depends(check_csrf)], include_in_schema=False
+)
+
+CHAT_LIMIT = 100
+MESSAGE_LIMIT = 200
+# Media a browser may show inline; anything else downloads, so an uploaded
+# HTML or SVG file never runs as a page of this site.
+INLINE_MEDIA = ("image/jpeg", "image/png", "image/gif", "image/webp", "video/", "audio/")
+
+
+def _jid(value: str) -> str:
+    try:
+        return to_jid(value)
+    except InvalidJidError as exc:
+        raise AppError(ErrorCode.VALIDATION_ERROR, f"Recipient: {exc}") from exc
+
+
+def chat_title(chat: Chat | None, jid: str) -> str:
+    if chat is not None and chat.name:
+        return chat.name
+    return jid if is_group(jid) else f"+{number_of(jid)}"
+
+
+def bubble(message: Message) -> dict[str, Any]:
+    """What a bubble shows; the template only lays it out."""
+    return {
+        "id": message.message_id,
+        "out": message.direction == "out",
+        "type": message.type,
+        "text": message.text if message.type == "text" else message.caption,
+        "status": MessageStatus(message.status).public,
+        "error": message.error,
+        "mimetype": message.media_mimetype or "",
+        "filename": message.media_filename,
+        "size": message.media_size,
+        "has_media": bool(message.media_sha256),
+        "content": message.content or {},
+        "sender": message.push_name if message.participant else None,
+        "at": message.timestamp,
+    }
+
+
+async def _chat_list(db: DbSession, session: WhatsAppSession) -> list[dict[str, Any]]:
+    chats = await ChatRepository(db).listing(session.id, CHAT_LIMIT, 0)
+    seqs = [c.last_message_seq for c in chats if c.last_message_seq is not None]
+    last = {m.seq: m for m in await MessageRepository(db).by_seqs(session.id, seqs)}
+    listed = []
+    for chat in chats:
+        message = last.get(chat.last_message_seq) if chat.last_message_seq else None
+        listed.append(
+            {
+                "jid": chat.jid,
+                "title": chat_title(chat, chat.jid),
+                "unread": chat.unread_count,
+                "at": chat.last_message_at,
+                "last": bubble(message) if message else None,
+            }
+        )
+    return listed
+
+
+async def _bubbles(db: DbSession, session: WhatsAppSession, jid: str) -> list[dict[str, Any]]:
+    messages = await MessageRepository(db).history(
+        session.id, limit=MESSAGE_LIMIT, offset=0, chat=jid
+    )
+    return [bubble(m) for m in reversed(messages)]
+
+
+@router.get("/dashboard/messages")
+async def messages_home(request: Request, db: DbSession, user: PageUser) -> Response:
+    sessions = await sessions_service.list_owned(db, user)
+    if len(sessions) == 1:
+        return redirect(request, f"/dashboard/sessions/{sessions[0].id}/chats")
+    context = {"title": "Messages", "nav": "messages", "sessions": sessions}
+    return render(request, "messages_home.html", context)
+
+
+@router.get("/dashboard/sessions/{session_id}/chats")
+async def chats_page(
+    request: Request, db: DbSession, session: OwnedSession, to: str | None = None
+) -> Response:
+    if to:  # the "new chat" form
+        return redirect(request, f"/dashboard/sessions/{session.id}/chats/{_jid(to)}")
+    context = {
+        "title": f"{session.name} · Messages",
+        "nav": "messages",
+        "session": session,
+        "chats": await _chat_list(db, session),
+        "active": None,
+    }
+    return render(request, "chats.html", context)
+
+
+@router.get("/dashboard/sessions/{session_id}/chats/{jid}")
+async def chat_page(request: Request, db: DbSession, session: OwnedSession, jid: str) -> Response:
+    chat_jid = _jid(jid)
+    chat = await ChatRepository(db).get(session.id, chat_jid)
+    context = {
+        "title": f"{chat_title(chat, chat_jid)} · {session.name}",
+        "nav": "messages",
+        "session": session,
+        "chats": await _chat_list(db, session),
+        "active": {"jid": chat_jid, "title": chat_title(chat, chat_jid)},
+        "bubbles": await _bubbles(db, session, chat_jid),
+    }
+    return render(request, "chats.html", context)
+
+
+@router.get("/dashboard/sessions/{session_id}/chat-list")
+async def chat_list_partial(
+    request: Request, db: DbSession, session: OwnedSession, active: str | None = None
+) -> Response:
+    context = {"session": session, "chats": await _chat_list(db, session), "active_jid": active}
+    return render(request, "_chat_list.html", context)
+
+
+@router.get("/dashboard/sessions/{session_id}/chats/{jid}/messages")
+async def bubbles_partial(
+    request: Request, db: DbSession, session: OwnedSession, jid: str
+) -> Response:
+    context = {"session": session, "bubbles": await _bubbles(db, session, _jid(jid))}
+    return render(request, "_bubbles.html", context)
+
+
+@router.get("/dashboard/sessions/{session_id}/media/{message_id}")
+async def media(
+    request: Request, db: DbSession, session: OwnedSession, message_id: str
+) -> Response:
+    message = await messages_service.get_message(db, session.id, message_id)
+    store: MediaStore = request.app.state.media_store
+    if not message.media_sha256 or not store.exists(message.media_sha256):
+        raise not_found_page()
+    mimetype = message.media_mimetype or "application/octet-stream"
+    inline = mimetype.startswith(INLINE_MEDIA)
+    return FileResponse(
+        store.path_for(message.media_sha256),
+        media_type=mimetype,
+        filename=message.media_filename or message.message_id,
+        content_disposition_type="inline" if inline else "attachment",
+        headers={"content-security-policy": "sandbox", "x-content-type-options": "nosniff"},
+    )
+
+
+_KINDS: dict[str, MessageKind] = {"image/": "image", "video/": "video", "audio/": "audio"}
+
+
+def _kind_of(upload: StarletteUpload) -> MessageKind:
+    """What the browser says the file is; the bytes are checked after upload."""
+    mimetype = (upload.content_type or "").lower()
+    kinds = (kind for prefix, kind in _KINDS.items() if mimetype.startswith(prefix))
+    return next(kinds, "document")
+
+
+# A fixed path: the upload limit middleware knows it (see ``upload_limits``).
+SEND_PATH = "/dashboard/send"
+
+
+@router.post(SEND_PATH)
+async def send(
+    request: Request,
+    db: DbSession,
+    user: PageUser,
+    manager: Manager,
+    queue: Queue,
+    settings: SettingsDep,
+    session_id: Annotated[str, Form(max_length=64)],
+    to: Annotated[str, Form(min_length=1, max_length=128)],
+    text: Annotated[str, Form(max_length=65_536)] = "",
+    idempotency_key: Annotated[str, Form(max_length=255)] = "",
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    session = await owned(db, user, session_id)
+    chat_jid = _jid(to)
+    text = text.strip()
+    if file is not None and file.filename:
+        kind = _kind_of(file)
+        stored = await uploads.from_upload(
+            request.app.state.media_store, file, kind=kind, settings=settings
+        )
+        media_ref = uploads.checked_media(stored, kind=kind)
+        spec = OutgoingSpec(kind=kind, to=chat_jid, caption=text or None, media=media_ref)
+    elif text:
+        spec = OutgoingSpec(kind="text", to=chat_jid, text=text)
+    else:
+        raise AppError(ErrorCode.VALIDATION_ERROR, "Write a message or choose a file")
+    message, is_new = await messages_service.enqueue(
+        db,
+        session,
+        spec,
+        message_id=manager.engine(session.engine).new_message_id(str(session.id)),
+        idempotency_key=idempotency_key or None,
+        sender_jid=session.jid,
+    )
+    if is_new:
+        after_commit(db, lambda: queue.wake(session.id))
+    if wants_json(request):
+        return JSONResponse({"messageId": message.message_id, "status": "queued"})
+    return redirect(request, f"/dashboard/sessions/{session.id}/chats/{chat_jid}")

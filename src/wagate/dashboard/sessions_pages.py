@@ -1,0 +1,221 @@
+"""The sessions page: the grid of linked numbers, linking by QR or pairing code,
+and what a person may do to a session (restart, log out, rename, new key, delete)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi.responses import JSONResponse
+
+from wagate.analytics.service import record_activity
+from wagate.dashboard.web import (
+    PageRoute,
+    PageUser,
+    check_csrf,
+    not_found_page,
+    redirect,
+    render,
+    wants_json,
+)
+from wagate.deps import ClientAddress, DbSession, Manager, SettingsDep, Signal, parse_id
+from wagate.errors import AppError, ErrorCode
+from wagate.jid import InvalidJidError, normalize_number
+from wagate.sessions import qr
+from wagate.sessions import service as sessions_service
+from wagate.sessions.models import SessionState, WhatsAppSession
+from wagate.storage.db import after_commit
+
+router = APIRouter(
+    prefix="/dashboard/sessions",
+    route_class=PageRoute,
+    dependencies=[Depends(check_csrf)],
+    include_in_schema=False,
+)
+
+SessionName = Annotated[str, Form(min_length=1, max_length=100)]
+
+
+async def owned(db: DbSession, user: PageUser, session_id: str) -> WhatsAppSession:
+    """The caller's session named in the path; anyone else's is a 404 page."""
+    try:
+        return await sessions_service.get_owned(db, user, parse_id(session_id, "Session"))
+    except AppError as exc:
+        raise not_found_page() from exc
+
+
+OwnedSession = Annotated[WhatsAppSession, Depends(owned)]
+
+
+def _link_attempt_over(session: WhatsAppSession) -> bool:
+    """Whether the last link attempt ended (timed out, logged out) so showing a
+    QR needs a new one; the API's QR endpoint starts one in the same cases."""
+    state = session.session_state
+    return state is SessionState.LOGGED_OUT or (
+        state is SessionState.DISCONNECTED and not session.linked
+    )
+
+
+async def _grid(
+    request: Request, db: DbSession, user: PageUser, extra: dict[str, Any] | None = None
+) -> Response:
+    sessions = await sessions_service.list_owned(db, user)
+    context = {"title": "Sessions", "nav": "sessions", "sessions": sessions, **(extra or {})}
+    return render(request, "sessions.html", context)
+
+
+@router.get("")
+async def sessions_page(request: Request, db: DbSession, user: PageUser) -> Response:
+    return await _grid(request, db, user)
+
+
+@router.post("")
+async def create_session(
+    request: Request,
+    db: DbSession,
+    user: PageUser,
+    settings: SettingsDep,
+    manager: Manager,
+    signal: Signal,
+    ip: ClientAddress,
+    name: SessionName = "WhatsApp",
+) -> Response:
+    created = await sessions_service.create_session(
+        db,
+        user,
+        name=name.strip() or "WhatsApp",
+        engine=settings.default_engine,
+        free_plan_sessions=settings.free_plan_sessions,
+        signal=signal,
+    )
+    session = created.session
+    await record_activity(
+        db,
+        user_id=user.id,
+        action="session.create",
+        metadata={"sessionId": str(session.id), "name": session.name},
+        ip_address=ip,
+    )
+    after_commit(db, lambda: manager.connect_soon(session.id, session.engine))
+    # The key is shown on this response only: it is stored as a hash.
+    revealed = {"title": f"Session “{session.name}” created", "key": created.api_key}
+    return await _grid(request, db, user, {"revealed": revealed, "open_qr": session})
+
+
+@router.get("/{session_id}/card")
+async def session_card(request: Request, session: OwnedSession) -> Response:
+    """One card of the grid, re-fetched when the session's live events arrive."""
+    return render(request, "_session_card.html", {"session": session})
+
+
+@router.get("/{session_id}/link")
+async def link_page(request: Request, session: OwnedSession) -> Response:
+    """The QR code (and the pairing-code form) without JavaScript; the grid's
+    modal shows the same, live."""
+    code = session.qr_code if session.session_state is SessionState.QR else None
+    context = {
+        "title": f"Link {session.name}",
+        "nav": "sessions",
+        "session": session,
+        "qr_image": qr.qr_data_url(code) if code else None,
+        "attempt_over": _link_attempt_over(session),
+    }
+    return render(request, "session_link.html", context)
+
+
+@router.post("/{session_id}/link")
+async def start_link(
+    request: Request, db: DbSession, session: OwnedSession, manager: Manager
+) -> Response:
+    """Begin a new link attempt when the last one ended; otherwise nothing to do."""
+    started = _link_attempt_over(session)
+    if started:
+        after_commit(db, lambda: manager.connect_soon(session.id, session.engine))
+    if wants_json(request):
+        return JSONResponse({"started": started, "state": session.state})
+    return redirect(request, f"/dashboard/sessions/{session.id}/link")
+
+
+@router.post("/{session_id}/pairing-code")
+async def pairing_code(
+    request: Request,
+    session: OwnedSession,
+    manager: Manager,
+    phone_number: Annotated[str, Form(min_length=6, max_length=32)],
+) -> Response:
+    try:
+        phone = normalize_number(phone_number)
+    except InvalidJidError as exc:
+        raise AppError(ErrorCode.VALIDATION_ERROR, f"Phone number: {exc}") from exc
+    code = await manager.request_pairing_code(session, phone)
+    if wants_json(request):
+        return JSONResponse({"code": code, "phoneNumber": phone})
+    context = {
+        "title": f"Link {session.name}",
+        "nav": "sessions",
+        "session": session,
+        "pairing": {"code": code, "phone": phone},
+    }
+    return render(request, "session_link.html", context)
+
+
+@router.post("/{session_id}/restart")
+async def restart(request: Request, session: OwnedSession, manager: Manager) -> Response:
+    await manager.restart(session)
+    return redirect(request, "/dashboard/sessions", f"“{session.name}” is restarting")
+
+
+@router.post("/{session_id}/logout")
+async def logout(request: Request, session: OwnedSession, manager: Manager) -> Response:
+    await manager.logout(session)
+    return redirect(request, "/dashboard/sessions", f"“{session.name}” was logged out")
+
+
+@router.post("/{session_id}/rename")
+async def rename(
+    request: Request, db: DbSession, user: PageUser, session: OwnedSession, name: SessionName
+) -> Response:
+    await sessions_service.update(
+        db,
+        user,
+        session.id,
+        name=name,
+        send_rate_per_minute=None,
+        typing_delay_ms=None,
+        fields_set={"name"},
+    )
+    return redirect(request, "/dashboard/sessions", f"Renamed to “{session.name}”")
+
+
+@router.post("/{session_id}/api-key")
+async def rotate_key(
+    request: Request, db: DbSession, user: PageUser, session: OwnedSession
+) -> Response:
+    rotated = await sessions_service.rotate_api_key(db, user, session.id)
+    revealed = {
+        "title": f"New API key for “{session.name}”",
+        "key": rotated.api_key,
+        "note": "The previous key no longer works.",
+    }
+    return await _grid(request, db, user, {"revealed": revealed})
+
+
+@router.post("/{session_id}/delete")
+async def delete(
+    request: Request,
+    db: DbSession,
+    user: PageUser,
+    session: OwnedSession,
+    manager: Manager,
+    ip: ClientAddress,
+) -> Response:
+    await manager.discard(session)
+    await sessions_service.delete(db, user, session.id)
+    await record_activity(
+        db,
+        user_id=user.id,
+        action="session.delete",
+        metadata={"sessionId": str(session.id), "name": session.name},
+        ip_address=ip,
+    )
+    return redirect(request, "/dashboard/sessions", f"“{session.name}” was deleted")
