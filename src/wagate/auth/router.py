@@ -4,7 +4,6 @@ import uuid
 
 from fastapi import APIRouter
 
-from wagate.analytics.service import record_activity
 from wagate.auth import service
 from wagate.auth.schemas import (
     ApiKeyList,
@@ -34,8 +33,8 @@ async def register(
         password=body.password,
         name=body.name,
         allow_registration=settings.allow_registration,
+        ip_address=ip,
     )
-    await record_activity(db, user_id=user.id, action="user.register", ip_address=ip)
     token = service.issue_token(
         user, secret=settings.resolved_secret_key, expires_minutes=settings.jwt_expires_minutes
     )
@@ -46,8 +45,7 @@ async def register(
 async def login(
     body: LoginRequest, db: DbSession, settings: SettingsDep, ip: ClientAddress
 ) -> Envelope[AuthData]:
-    user = await service.authenticate(db, email=body.email, password=body.password)
-    await record_activity(db, user_id=user.id, action="user.login", ip_address=ip)
+    user = await service.authenticate(db, email=body.email, password=body.password, ip_address=ip)
     token = service.issue_token(
         user, secret=settings.resolved_secret_key, expires_minutes=settings.jwt_expires_minutes
     )
@@ -64,14 +62,7 @@ async def create_api_key(
     body: CreateApiKeyRequest, db: DbSession, user: CurrentUser, ip: ClientAddress
 ) -> Envelope[CreatedApiKey]:
     issued = await service.create_api_key(
-        db, user, name=body.name, expires_in_days=body.expiresInDays
-    )
-    await record_activity(
-        db,
-        user_id=user.id,
-        action="apikey.create",
-        metadata={"keyId": str(issued.key.id), "name": issued.key.name},
-        ip_address=ip,
+        db, user, name=body.name, expires_in_days=body.expiresInDays, ip_address=ip
     )
     return ok(
         CreatedApiKey(
@@ -95,8 +86,5 @@ async def list_api_keys(db: DbSession, user: CurrentUser) -> Envelope[ApiKeyList
 async def revoke_api_key(
     key_id: uuid.UUID, db: DbSession, user: CurrentUser, ip: ClientAddress
 ) -> MessageEnvelope:
-    await service.revoke_api_key(db, user, key_id)
-    await record_activity(
-        db, user_id=user.id, action="apikey.revoke", metadata={"keyId": str(key_id)}, ip_address=ip
-    )
+    await service.revoke_api_key(db, user, key_id, ip_address=ip)
     return MessageEnvelope(message="API key revoked")

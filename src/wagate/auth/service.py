@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wagate.analytics.service import record_activity
 from wagate.auth import passwords, tokens
 from wagate.auth.models import ApiKey, User
 from wagate.auth.repository import ApiKeyRepository, UserRepository
@@ -60,13 +61,18 @@ async def register(
     password: str,
     name: str | None,
     allow_registration: bool,
+    ip_address: str | None = None,
 ) -> User:
     if not allow_registration:
         raise AppError(ErrorCode.REGISTRATION_CLOSED, "Registration is closed on this server")
-    return await create_user(db, email=email, password=password, name=name)
+    user = await create_user(db, email=email, password=password, name=name)
+    await record_activity(db, user_id=user.id, action="user.register", ip_address=ip_address)
+    return user
 
 
-async def authenticate(db: AsyncSession, *, email: str, password: str) -> User:
+async def authenticate(
+    db: AsyncSession, *, email: str, password: str, ip_address: str | None = None
+) -> User:
     try:
         email = normalize_email(email)
     except AppError:
@@ -75,6 +81,7 @@ async def authenticate(db: AsyncSession, *, email: str, password: str) -> User:
     valid = await passwords.verify_password(password, user.password_hash if user else None)
     if user is None or not valid or not user.is_active:
         raise AppError(ErrorCode.INVALID_CREDENTIALS, "Invalid email or password")
+    await record_activity(db, user_id=user.id, action="user.login", ip_address=ip_address)
     return user
 
 
@@ -100,7 +107,12 @@ class IssuedKey:
 
 
 async def create_api_key(
-    db: AsyncSession, user: User, *, name: str, expires_in_days: int | None = None
+    db: AsyncSession,
+    user: User,
+    *,
+    name: str,
+    expires_in_days: int | None = None,
+    ip_address: str | None = None,
 ) -> IssuedKey:
     new = tokens.new_key(tokens.USER_KEY_PREFIX)
     now = utcnow()
@@ -113,6 +125,13 @@ async def create_api_key(
         expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
     )
     await ApiKeyRepository(db).create(key)
+    await record_activity(
+        db,
+        user_id=user.id,
+        action="apikey.create",
+        metadata={"keyId": str(key.id), "name": key.name},
+        ip_address=ip_address,
+    )
     return IssuedKey(key=key, raw=new.raw)
 
 
@@ -120,11 +139,20 @@ async def list_api_keys(db: AsyncSession, user: User) -> list[ApiKey]:
     return await ApiKeyRepository(db).list_for(user.id)
 
 
-async def revoke_api_key(db: AsyncSession, user: User, key_id: uuid.UUID) -> ApiKey:
+async def revoke_api_key(
+    db: AsyncSession, user: User, key_id: uuid.UUID, ip_address: str | None = None
+) -> ApiKey:
     keys = ApiKeyRepository(db)
     key = await keys.get_for(user.id, key_id)
     if key is None:
         raise not_found("API key")
+    await record_activity(
+        db,
+        user_id=user.id,
+        action="apikey.revoke",
+        metadata={"keyId": str(key.id)},
+        ip_address=ip_address,
+    )
     return await keys.update(key, {"is_active": False, "revoked_at": key.revoked_at or utcnow()})
 
 

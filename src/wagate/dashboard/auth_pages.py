@@ -12,7 +12,6 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import JSONResponse
 
 from wagate.analytics.ratelimit import Limit, RateLimiter
-from wagate.analytics.service import record_activity
 from wagate.auth import passwords
 from wagate.auth import service as auth_service
 from wagate.dashboard.web import (
@@ -73,11 +72,10 @@ async def login(
     next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     try:
-        user = await auth_service.authenticate(db, email=email, password=password)
+        user = await auth_service.authenticate(db, email=email, password=password, ip_address=ip)
     except AppError as exc:
         context = {"error": exc.message, "email": email, "next": safe_next(next), "title": "Log in"}
         return render(request, "login.html", context, status=exc.status)
-    await record_activity(db, user_id=user.id, action="user.login", ip_address=ip)
     token = auth_service.issue_token(
         user, secret=settings.resolved_secret_key, expires_minutes=settings.jwt_expires_minutes
     )
@@ -116,11 +114,11 @@ async def register(
             password=password,
             name=name.strip() or None,
             allow_registration=settings.allow_registration,
+            ip_address=ip,
         )
     except AppError as exc:
         context = _register_context(error=exc.message, email=email, name=name)
         return render(request, "register.html", context, status=exc.status)
-    await record_activity(db, user_id=user.id, action="user.register", ip_address=ip)
     token = auth_service.issue_token(
         user, secret=settings.resolved_secret_key, expires_minutes=settings.jwt_expires_minutes
     )

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 
-from wagate.analytics.service import record_activity
 from wagate.auth import service as auth_service
 from wagate.auth.models import User
 from wagate.dashboard.web import PageRoute, PageUser, check_csrf, redirect, render
@@ -46,14 +45,7 @@ async def create_key(
     expires_in_days: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
     issued = await auth_service.create_api_key(
-        db, user, name=name.strip(), expires_in_days=_days(expires_in_days)
-    )
-    await record_activity(
-        db,
-        user_id=user.id,
-        action="apikey.create",
-        metadata={"keyId": str(issued.key.id), "name": issued.key.name},
-        ip_address=ip,
+        db, user, name=name.strip(), expires_in_days=_days(expires_in_days), ip_address=ip
     )
     revealed = {
         "title": f"API key “{issued.key.name}” created",
@@ -77,8 +69,5 @@ def _days(value: str) -> int | None:
 async def revoke_key(
     request: Request, db: DbSession, user: PageUser, ip: ClientAddress, key_id: str
 ) -> Response:
-    key = await auth_service.revoke_api_key(db, user, parse_id(key_id, "API key"))
-    await record_activity(
-        db, user_id=user.id, action="apikey.revoke", metadata={"keyId": str(key.id)}, ip_address=ip
-    )
+    key = await auth_service.revoke_api_key(db, user, parse_id(key_id, "API key"), ip_address=ip)
     return redirect(request, "/dashboard/api-keys", f"“{key.name}” was revoked")

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import JSONResponse
 
-from wagate.analytics.service import record_activity
 from wagate.dashboard.web import (
     PageRoute,
     PageUser,
@@ -87,15 +86,9 @@ async def create_session(
         engine=settings.default_engine,
         free_plan_sessions=settings.free_plan_sessions,
         signal=signal,
-    )
-    session = created.session
-    await record_activity(
-        db,
-        user_id=user.id,
-        action="session.create",
-        metadata={"sessionId": str(session.id), "name": session.name},
         ip_address=ip,
     )
+    session = created.session
     after_commit(db, lambda: manager.connect_soon(session.id, session.engine))
     # The key is shown on this response only: it is stored as a hash.
     revealed = {"title": f"Session “{session.name}” created", "key": created.api_key}
@@ -210,12 +203,5 @@ async def delete(
     ip: ClientAddress,
 ) -> Response:
     await manager.discard(session)
-    await sessions_service.delete(db, user, session.id)
-    await record_activity(
-        db,
-        user_id=user.id,
-        action="session.delete",
-        metadata={"sessionId": str(session.id), "name": session.name},
-        ip_address=ip,
-    )
+    await sessions_service.delete(db, user, session.id, ip_address=ip)
     return redirect(request, "/dashboard/sessions", f"“{session.name}” was deleted")

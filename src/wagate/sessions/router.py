@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response
 
-from wagate.analytics.service import record_activity
 from wagate.deps import (
     ApiSession,
     ClientAddress,
@@ -95,15 +94,9 @@ async def create_session(
         engine=engine,
         free_plan_sessions=settings.free_plan_sessions,
         signal=signal,
-    )
-    session = created.session
-    await record_activity(
-        db,
-        user_id=user.id,
-        action="session.create",
-        metadata={"sessionId": str(session.id), "name": session.name},
         ip_address=ip,
     )
+    session = created.session
     after_commit(db, lambda: manager.connect_soon(session.id, session.engine))
     return ok(
         CreatedSessionData(
@@ -260,12 +253,5 @@ async def delete_session(
 ) -> MessageEnvelope:
     session = await service.get_owned(db, user, parse_id(session_id, "Session"))
     await manager.discard(session)
-    await service.delete(db, user, session.id)
-    await record_activity(
-        db,
-        user_id=user.id,
-        action="session.delete",
-        metadata={"sessionId": str(session.id), "name": session.name},
-        ip_address=ip,
-    )
+    await service.delete(db, user, session.id, ip_address=ip)
     return MessageEnvelope(message="Session disconnected and deleted")

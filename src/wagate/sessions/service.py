@@ -45,6 +45,7 @@ async def create_session(
     engine: str,
     free_plan_sessions: int,
     signal: OutboxSignal | None = None,
+    ip_address: str | None = None,
 ) -> CreatedSession:
     sessions = SessionRepository(db)
     if not user.is_admin and await sessions.count_for(user.id) >= free_plan_sessions:
@@ -63,6 +64,7 @@ async def create_session(
     )
     await sessions.create(session)
     await transition(db, session, SessionState.PENDING, signal=signal, initial=True)
+    await _audit(db, session, "session.create", ip_address)
     return CreatedSession(session=session, api_key=key.raw)
 
 
@@ -109,10 +111,25 @@ async def rotate_api_key(db: AsyncSession, user: User, session_id: uuid.UUID) ->
     return CreatedSession(session=session, api_key=key.raw)
 
 
-async def delete(db: AsyncSession, user: User, session_id: uuid.UUID) -> WhatsAppSession:
+async def delete(
+    db: AsyncSession, user: User, session_id: uuid.UUID, ip_address: str | None = None
+) -> WhatsAppSession:
     session = await get_owned(db, user, session_id)
+    await _audit(db, session, "session.delete", ip_address)
     await SessionRepository(db).delete(session)
     return session
+
+
+async def _audit(
+    db: AsyncSession, session: WhatsAppSession, action: str, ip_address: str | None
+) -> None:
+    await analytics.record_activity(
+        db,
+        user_id=session.user_id,
+        action=action,
+        metadata={"sessionId": str(session.id), "name": session.name},
+        ip_address=ip_address,
+    )
 
 
 def status_data(session: WhatsAppSession) -> dict[str, Any]:
