@@ -17,9 +17,11 @@ from wagate.config import Settings
 from wagate.events.models import OutboxEvent
 
 
-@pytest.fixture
-def settings_overrides() -> dict[str, object]:
-    return {"sandbox_qr_interval": 0.2, "sandbox_qr_max_rotations": 3}
+# Fast rotation only where a test waits for the attempt to time out: elsewhere a
+# code could rotate between a test reading it and its phone scanning it.
+FAST_QR = pytest.mark.parametrize(
+    "settings_overrides", [{"sandbox_qr_interval": 0.2, "sandbox_qr_max_rotations": 3}]
+)
 
 
 async def admin_headers(client: httpx.AsyncClient) -> dict[str, str]:
@@ -39,6 +41,7 @@ async def session_events(app: FastAPI, session_id: str, event_type: str) -> list
         return [row.payload for row in rows.scalars()]
 
 
+@FAST_QR
 async def test_qr_codes_rotate_then_the_attempt_times_out(
     app: FastAPI, user: Any, session_tools: Any
 ) -> None:
@@ -50,6 +53,7 @@ async def test_qr_codes_rotate_then_the_attempt_times_out(
     assert len(set(codes)) == 3
 
 
+@FAST_QR
 async def test_a_timed_out_session_gets_a_new_qr_on_request(
     client: httpx.AsyncClient, user: Any, session_tools: Any
 ) -> None:
