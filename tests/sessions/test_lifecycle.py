@@ -16,7 +16,6 @@ from wagate.app import create_app
 from wagate.config import Settings
 from wagate.events.models import OutboxEvent
 
-
 # Fast rotation only where a test waits for the attempt to time out: elsewhere a
 # code could rotate between a test reading it and its phone scanning it.
 FAST_QR = pytest.mark.parametrize(
