@@ -37,7 +37,7 @@ format: install
 	$(BIN)/ruff format src tests bench
 
 bench: install
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 demo: install
 	$(BIN)/wagate demo

@@ -15,51 +15,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WAGATE_")}
-    env.update(
-        {
-            "WAGATE_DATA_DIR": str(data_dir),
-            "WAGATE_ADMIN_PASSWORD": "bench-admin-pass",
-            "WAGATE_RATE_LIMIT_ENABLED": "false",
-            "WAGATE_LOG_LEVEL": "WARNING",
-        }
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "wagate", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=(data_dir / "server.log").open("wb"),
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("the server did not start")
+from _gateway import ADMIN_PASSWORD, free_port, start_server
 
 
 async def poll(check: Any, timeout: float = 120.0) -> Any:
@@ -74,7 +37,7 @@ async def poll(check: Any, timeout: float = 120.0) -> Any:
 
 async def setup(http: httpx.AsyncClient) -> tuple[dict[str, str], dict[str, str], str]:
     login = await http.post(
-        "/api/v1/auth/login", json={"email": "admin@example.com", "password": "bench-admin-pass"}
+        "/api/v1/auth/login", json={"email": "admin@example.com", "password": ADMIN_PASSWORD}
     )
     auth = {"Authorization": f"Bearer {login.json()['data']['token']}"}
     session = (await http.post("/api/v1/sessions", json={"name": "bench"}, headers=auth)).json()[

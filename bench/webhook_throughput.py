@@ -32,11 +32,7 @@ import asyncio
 import hashlib
 import hmac
 import json
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -45,49 +41,13 @@ from typing import Any
 
 import httpx
 import uvicorn
+from _gateway import ADMIN_PASSWORD, free_port, start_server
 
 PHONE_CONCURRENCY = 8
 # A light, steady load beside the burst: what one message's latency is when
 # the gateway is not working through a queue.
 PACED_MESSAGES, PACED_RATE = 50, 20.0
 BUSINESS, CUSTOMER = "1555999{:04d}", "15558880001"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WAGATE_")}
-    env.update(
-        {
-            "WAGATE_DATA_DIR": str(data_dir),
-            "WAGATE_ADMIN_PASSWORD": "bench-admin-pass",
-            "WAGATE_RATE_LIMIT_ENABLED": "false",
-            "WAGATE_ALLOW_PRIVATE_URLS": "true",
-            # The backlog run holds one request open while the backlog builds.
-            "WAGATE_WEBHOOK_TIMEOUT": "60",
-            "WAGATE_LOG_LEVEL": "WARNING",
-        }
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "wagate", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=(data_dir / "server.log").open("wb"),
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("the server did not start:\n" + (data_dir / "server.log").read_text())
 
 
 class Receiver:
@@ -242,12 +202,18 @@ async def waiting(http: httpx.AsyncClient, auth: dict[str, str], webhook_ids: li
 async def gateway_runs(receiver: Receiver, messages: int, sessions: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="wagate-bench-") as tmp:
         port = free_port()
-        gateway = start_server(Path(tmp), port)
+        gateway = start_server(
+            Path(tmp),
+            port,
+            WAGATE_ALLOW_PRIVATE_URLS="true",
+            # The backlog run holds one request open while the backlog builds.
+            WAGATE_WEBHOOK_TIMEOUT="60",
+        )
         try:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
                 login = await http.post(
                     "/api/v1/auth/login",
-                    json={"email": "admin@example.com", "password": "bench-admin-pass"},
+                    json={"email": "admin@example.com", "password": ADMIN_PASSWORD},
                 )
                 auth = {"Authorization": f"Bearer {login.json()['data']['token']}"}
                 businesses = [BUSINESS.format(n) for n in range(sessions)]
