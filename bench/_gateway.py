@@ -1,12 +1,15 @@
-"""What every benchmark needs: a real ``wagate serve`` in its own process."""
+"""What every benchmark needs: a real ``wagate serve`` in its own process, and a
+way to run requests concurrently and read percentiles."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -48,3 +51,25 @@ def start_server(data_dir: Path, port: int, **env_overrides: str) -> subprocess.
             time.sleep(0.2)
     process.kill()
     raise SystemExit("the server did not start:\n" + (data_dir / "server.log").read_text())
+
+
+async def run_concurrently(
+    count: int, concurrency: int, one: Callable[[int], Awaitable[None]]
+) -> float:
+    """Run ``one(i)`` for i in range(count) with ``concurrency`` at a time; seconds taken."""
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for index in range(count):
+        queue.put_nowait(index)
+
+    async def worker() -> None:
+        while not queue.empty():
+            await one(queue.get_nowait())
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _gateway import ADMIN_PASSWORD, free_port, start_server
+from _gateway import ADMIN_PASSWORD, free_port, percentile, run_concurrently, start_server
 
 
 async def poll(check: Any, timeout: float = 120.0) -> Any:
@@ -61,26 +61,6 @@ async def setup(http: httpx.AsyncClient) -> tuple[dict[str, str], dict[str, str]
 
     await poll(connected)
     return auth, {"x-api-key": session["apiKey"]}, customer
-
-
-async def run_concurrently(count: int, concurrency: int, one: Any) -> float:
-    """Run ``one(i)`` for i in range(count) with ``concurrency`` at a time; seconds taken."""
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for index in range(count):
-        queue.put_nowait(index)
-
-    async def worker() -> None:
-        while not queue.empty():
-            await one(queue.get_nowait())
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return time.perf_counter() - started
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 async def bench(messages: int, concurrency: int) -> None:

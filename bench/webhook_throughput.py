@@ -41,7 +41,7 @@ from typing import Any
 
 import httpx
 import uvicorn
-from _gateway import ADMIN_PASSWORD, free_port, start_server
+from _gateway import ADMIN_PASSWORD, free_port, percentile, run_concurrently, start_server
 
 PHONE_CONCURRENCY = 8
 # A light, steady load beside the burst: what one message's latency is when
@@ -146,25 +146,6 @@ async def link_session(
     receiver.secrets.append(hook.json()["data"]["secret"].encode())
     webhook_id: str = hook.json()["data"]["webhookId"]
     return webhook_id
-
-
-async def run_concurrently(count: int, concurrency: int, one: Any) -> float:
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for index in range(count):
-        queue.put_nowait(index)
-
-    async def worker() -> None:
-        while not queue.empty():
-            await one(queue.get_nowait())
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return time.perf_counter() - started
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 class Phones:

@@ -99,9 +99,9 @@ class Settings(BaseSettings):
     whatsmeow_device_name: str = "wagate"
     whatsmeow_log_level: str = "WARNING"
 
-    @field_validator("engines", mode="before")
+    @field_validator("engines", "webhook_retry_delays", "trusted_proxies", mode="before")
     @classmethod
-    def _engines_from_csv(cls, value: object) -> object:
+    def _lists_from_csv(cls, value: object) -> object:
         return _split_csv(value)
 
     @field_validator("engines")
@@ -110,11 +110,6 @@ class Settings(BaseSettings):
         if not value:
             raise ValueError("WAGATE_ENGINES must name at least one engine")
         return value
-
-    @field_validator("webhook_retry_delays", mode="before")
-    @classmethod
-    def _retry_delays_from_csv(cls, value: object) -> object:
-        return _split_csv(value)
 
     @field_validator("webhook_retry_delays")
     @classmethod
@@ -139,11 +134,6 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"{value!r} is not a rate limit such as 100/minute") from exc
         return value
-
-    @field_validator("trusted_proxies", mode="before")
-    @classmethod
-    def _proxies_from_csv(cls, value: object) -> object:
-        return _split_csv(value)
 
     @field_validator("trusted_proxies")
     @classmethod
