@@ -151,7 +151,7 @@ class WhatsmeowDb:
         assert not answer.startswith(b"error"), answer
 
     @staticmethod
-    def fake_device(path: Path, jid: str) -> None:
+    def fake_device(path: Path, jid: str, push_name: str = "") -> None:
         """A device row with keys of the right sizes (nothing real), and one identity key."""
         keys = [os.urandom(n) for n in (32, 32, 32, 64)]
         signatures = [os.urandom(n) for n in (64, 32, 64)]
@@ -159,9 +159,9 @@ class WhatsmeowDb:
             db.execute(
                 "INSERT INTO whatsmeow_device (jid, registration_id, noise_key, identity_key,"
                 " signed_pre_key, signed_pre_key_id, signed_pre_key_sig, adv_key, adv_details,"
-                " adv_account_sig, adv_account_sig_key, adv_device_sig)"
-                " VALUES (?, 1, ?, ?, ?, 1, ?, x'', x'', ?, ?, ?)",
-                (jid, *keys, *signatures),
+                " adv_account_sig, adv_account_sig_key, adv_device_sig, push_name)"
+                " VALUES (?, 1, ?, ?, ?, 1, ?, x'', x'', ?, ?, ?, ?)",
+                (jid, *keys, *signatures, push_name),
             )
             db.execute(
                 "INSERT INTO whatsmeow_identity_keys (our_jid, their_id, identity)"
