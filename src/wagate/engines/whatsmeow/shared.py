@@ -7,16 +7,15 @@ import contextlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from wagate.config import Settings
 from wagate.engines.base import EventSink
 from wagate.engines.whatsmeow import incoming
 from wagate.engines.whatsmeow.client import SessionClientFactory
 from wagate.engines.whatsmeow.executor import DaemonExecutor
+from wagate.engines.whatsmeow.proxy import WHATSAPP_HOST, WHATSAPP_PORT, whatsmeow_proxy
 from wagate.engines.whatsmeow.store import DeviceStore
 
-WHATSAPP_HOST = ("web.whatsapp.com", 443)
 QUOTE_CACHE = 512
 QUOTE_MAX_BYTES = 64_000
 
@@ -42,21 +41,24 @@ class Shared:
 
 
 async def probe(settings: Settings) -> str | None:
-    """Can the network reach WhatsApp (or the proxy)? None if it can, else why not.
+    """Can the network reach WhatsApp (or the proxy whatsmeow would use)? None if it can,
+    else why not.
 
     Checked before each connect because neonize opens a new database pool for
     every connect attempt and never closes it: failing here costs nothing.
     """
-    host, port = WHATSAPP_HOST
-    if settings.whatsmeow_proxy_url:
-        parts = urlsplit(settings.whatsmeow_proxy_url)
-        default_port = 1080 if parts.scheme.startswith("socks") else 80
-        host, port = parts.hostname or "", parts.port or default_port
+    host, port = WHATSAPP_HOST, WHATSAPP_PORT
+    proxy = whatsmeow_proxy(settings.whatsmeow_proxy_url)
+    if proxy is not None:
+        host, port = proxy.host, proxy.port
+    elif settings.whatsmeow_proxy_url:
+        return f"the proxy URL {settings.whatsmeow_proxy_url!r} is not valid"
     timeout = settings.whatsmeow_connect_timeout
     try:
         _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
     except (OSError, TimeoutError) as exc:
-        return f"cannot reach {host}:{port}: {str(exc) or type(exc).__name__}"
+        via = " (the proxy)" if proxy is not None else ""
+        return f"cannot reach {host}:{port}{via}: {str(exc) or type(exc).__name__}"
     writer.close()
     with contextlib.suppress(OSError):
         await writer.wait_closed()
