@@ -11,9 +11,7 @@ call returns when it succeeds is checked on neonize's own response types.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -28,65 +26,19 @@ from wagate.engines.base import (
     OutgoingMessage,
 )
 from wagate.engines.whatsmeow import incoming, operations
-from wagate.engines.whatsmeow.client import GoCalls, SessionClientFactory
-from wagate.engines.whatsmeow.executor import DaemonExecutor
-from wagate.engines.whatsmeow.inbound import handle_inbound
+from wagate.engines.whatsmeow.client import SessionClientFactory
 from wagate.engines.whatsmeow.outgoing import Uploaded
 from wagate.engines.whatsmeow.runtime import Phase, SessionRun
-from wagate.engines.whatsmeow.shared import Shared
-from wagate.engines.whatsmeow.store import DeviceStore, whatsmeow_dsn
 
 ME, ALICE, GROUP = "15550001111", "15550002222", "120363000000000001"
-DEVICE = f"{ME}:17@s.whatsapp.net"
 ALICE_JID = f"{ALICE}@s.whatsapp.net"
 OFFLINE = "websocket not connected"
 
 
 @pytest.fixture
-async def offline_run(
-    make_context: Any, recorder: Any, whatsmeow_db: Any
-) -> AsyncIterator[SessionRun]:
-    """A run whose Go client exists in Go's tables, has a device and a push name, and
-    never reached WhatsApp."""
-    context = make_context()  # WhatsApp behind a loopback proxy that refuses connections
-    settings, data_dir = context.settings, context.data_dir
-    data_dir.mkdir(parents=True)
-    dsn = whatsmeow_dsn(settings, data_dir)
-    whatsmeow_db.create_tables(dsn)
-    whatsmeow_db.fake_device(data_dir / "whatsmeow.db", DEVICE, push_name="Shop")
-    store = DeviceStore(settings, data_dir)
-    await store.open()
-    executor = DaemonExecutor(4)
-    shared = Shared(
-        settings=settings,
-        emit=recorder,
-        store=store,
-        factory=SessionClientFactory(dsn),
-        executor=executor,
-        linked={"s1": DEVICE},
-    )
-    run = SessionRun(shared, "s1", handle_inbound)
-    loop = asyncio.get_running_loop()
-    returned: asyncio.Future[str | None] = loop.create_future()
-
-    def go_returned(error: str | None) -> None:
-        if not returned.done():
-            returned.set_result(error)
-
-    calls = GoCalls(loop, executor, "s1", go_returned)
-    client = shared.factory.new_session_client(run, calls, device_jid=DEVICE, device_name="wagate")
-    connecting = await client.start(settings.whatsmeow_proxy_url, "ERROR")
-    error = await asyncio.wait_for(returned, 20)
-    assert error is not None and "connection refused" in error  # offline, as intended
-    await asyncio.gather(connecting, return_exceptions=True)
-    run.client, run.calls, run.phase, run.connected = client, calls, Phase.LINKED, True
-    try:
-        yield run
-    finally:
-        await asyncio.wait_for(calls.idle.wait(), 10)
-        await loop.run_in_executor(executor, SessionClientFactory.go_stop, client.go_id)
-        await store.close()
-        executor.shutdown(wait=False)
+async def offline_run(offline_runs: Any) -> SessionRun:
+    run: SessionRun = await offline_runs()
+    return run
 
 
 def reached_go(error: EngineError, cause: str = OFFLINE) -> None:

@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from neonize.aioze.events import ConnectedEv
+
 from wagate.engines.base import (
     ConnectedEvent,
     DisconnectedEvent,
@@ -31,7 +33,7 @@ from wagate.engines.base import (
     FailedEvent,
     LoggedOutEvent,
 )
-from wagate.engines.whatsmeow import connection
+from wagate.engines.whatsmeow import connection, presence
 from wagate.engines.whatsmeow.client import (
     DEVICE_EVENT,
     GoCalls,
@@ -70,6 +72,7 @@ class SessionRun:
         self.pairing_ready = asyncio.Event()
         self.ended = asyncio.Event()
         self.memory = SessionMemory()
+        self.marking_online: asyncio.Task[bool] | None = None
         self._on_message = on_message  # async (run, neonize code, event) for messages & groups
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
@@ -249,6 +252,8 @@ class SessionRun:
             return
         if isinstance(mapped, ConnectedEvent):
             self.connected = True
+            if isinstance(event, ConnectedEv) and self.shared.settings.whatsmeow_mark_online:
+                self._mark_online()
         elif isinstance(mapped, DisconnectedEvent | LoggedOutEvent | FailedEvent):
             self.connected = False
         if isinstance(mapped, LoggedOutEvent):
@@ -257,6 +262,11 @@ class SessionRun:
         ends = isinstance(mapped, LoggedOutEvent | FailedEvent)
         if ends or (isinstance(mapped, DisconnectedEvent) and not mapped.will_retry):
             self.shared.spawn(self.stop())
+
+    def _mark_online(self) -> None:
+        if self.marking_online is not None:
+            self.marking_online.cancel()
+        self.marking_online = self.shared.spawn(presence.mark_online(self))
 
     async def _on_device(self, device: Any) -> None:
         self._sign_of_life()
