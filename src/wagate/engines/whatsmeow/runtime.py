@@ -41,6 +41,7 @@ from wagate.engines.whatsmeow.client import (
     SessionClientFactory,
 )
 from wagate.engines.whatsmeow.errors import translate
+from wagate.engines.whatsmeow.inbound import INBOUND_CODES
 from wagate.engines.whatsmeow.shared import SessionMemory, Shared, probe
 
 logger = logging.getLogger(__name__)
@@ -145,6 +146,8 @@ class SessionRun:
             self.calls,
             device_jid=self.shared.linked.get(self.session_id),
             device_name=settings.whatsmeow_device_name,
+            history=settings.whatsmeow_history_sync,
+            history_days=settings.whatsmeow_history_days,
         )
         await self.shared.gate.acquire()
         self._gate_held = True
@@ -240,7 +243,7 @@ class SessionRun:
         if code == DEVICE_EVENT:
             await self._on_device(event)
             return
-        if code in (17, 18, 21, 22):  # whatsmeow has acknowledged these: never drop them
+        if code in INBOUND_CODES:  # whatsmeow has acknowledged these: never drop them
             await self._on_message(self, code, event)
             return
         if self.phase is Phase.ENDED or self.closing:
