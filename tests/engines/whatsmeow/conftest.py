@@ -329,6 +329,12 @@ async def offline_runs(make_context: Any, recorder: Recorder) -> AsyncIterator[A
         run.client, run.calls, run.phase, run.connected = client, calls, Phase.LINKED, True
 
         async def cleanup() -> None:
+            # the Go call already returned (to this fixture, not to the run): stopping the
+            # run would wait for a return that never comes, so end its tasks directly
+            tasks = [*shared.background, *([run._pump] if run._pump else [])]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await asyncio.wait_for(calls.idle.wait(), 10)
             await loop.run_in_executor(executor, SessionClientFactory.go_stop, client.go_id)
             await store.close()

@@ -30,7 +30,7 @@ from wagate.engines.whatsmeow.client import SessionClientFactory
 from wagate.engines.whatsmeow.outgoing import Uploaded
 from wagate.engines.whatsmeow.runtime import Phase, SessionRun
 
-ME, ALICE, GROUP = "15550001111", "15550002222", "120363000000000001"
+ME, ALICE, BOB, GROUP = "15550001111", "15550002222", "15550003333", "120363000000000001"
 ALICE_JID = f"{ALICE}@s.whatsapp.net"
 OFFLINE = "websocket not connected"
 
@@ -189,3 +189,29 @@ def test_upload_response() -> None:
     assert Uploaded.from_response(response) == Uploaded(
         "https://mmg.example/x", "/x", b"k", b"e", b"s", 3
     )
+
+
+async def test_read_receipts_go_where_whatsapp_addressed_the_chat(
+    offline_runs: Any, recorder: Any, protos: Any
+) -> None:
+    from wagate.engines.base import MessageEvent
+
+    run: SessionRun = await offline_runs()
+    run.start_pump()
+    lid, group = protos.jid(protos.ALICE_LID, "lid"), protos.jid(GROUP, "g.us")
+    alice = protos.jid(ALICE)
+    direct = protos.source(lid, lid, sender_alt=alice)  # a chat addressed by hidden id
+    in_group = protos.source(group, lid, sender_alt=alice)
+    by_number = protos.source(protos.jid(BOB), protos.jid(BOB))
+    for n, source in enumerate((direct, in_group, by_number)):
+        content = {"conversation": "hi"}
+        run.on_event(17, protos.message(content, message_id=f"3EB0{n}", source=source))
+    await recorder.wait_count(MessageEvent, "s1", 3)
+    hidden = f"{protos.ALICE_LID}@lid"
+    assert run.memory.receipt_parties(ALICE_JID, ALICE_JID) == (hidden, hidden)
+    assert run.memory.receipt_parties(f"{GROUP}@g.us", ALICE_JID) == (f"{GROUP}@g.us", hidden)
+    bob = f"{BOB}@s.whatsapp.net"
+    assert run.memory.receipt_parties(bob, bob) == (bob, bob)
+    with pytest.raises(NotConnectedError) as raised:  # the hidden ids still make valid JIDs
+        await operations.mark_read(run, ALICE_JID, ["3EB00"], None)
+    reached_go(raised.value)

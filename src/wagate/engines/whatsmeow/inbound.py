@@ -82,6 +82,8 @@ async def _message(run: SessionRun, event: Any) -> None:
     if mapped is None:
         return
     message = mapped.message
+    addressed = (incoming.jid_str(source.Chat), incoming.jid_str(source.Sender))
+    run.memory.remember_addressing((message.chat, message.sender), addressed)
     if not (message.edited or message.revoked):
         content, _ = incoming.unwrap(event.Message)
         run.memory.remember_quote(message.message_id, incoming.jid_str(source.Sender), content)

@@ -183,6 +183,8 @@ async def mark_read(run: SessionRun, chat: str, message_ids: list[str], sender: 
     client = _client(run)
     chat_jid = _jid(chat)
     sender_jid = _jid(sender) if sender else chat_jid
+    # a chat WhatsApp addresses by hidden id wants its receipts there, not to the number
+    chat_jid, sender_jid = run.memory.receipt_parties(chat_jid, sender_jid)
     with engine_errors("mark read"):
         await client.mark_read(
             *message_ids,

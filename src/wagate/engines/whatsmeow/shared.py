@@ -18,6 +18,7 @@ from wagate.engines.whatsmeow.store import DeviceStore
 
 QUOTE_CACHE = 512
 QUOTE_MAX_BYTES = 64_000
+ADDRESSING_CACHE = 4096
 
 
 @dataclass
@@ -71,6 +72,22 @@ class SessionMemory:
     def __init__(self) -> None:
         self.pn_for_lid: dict[str, str] = {}
         self.quotes: OrderedDict[str, tuple[str, Any]] = OrderedDict()
+        # (chat, sender) as wagate reports them -> as WhatsApp addressed them (hidden ids)
+        self.addressed: OrderedDict[tuple[str, str], tuple[str, str]] = OrderedDict()
+
+    def remember_addressing(self, reported: tuple[str, str], addressed: tuple[str, str]) -> None:
+        """Note that a chat (and sender) reported by phone number was addressed by hidden
+        ids, so receipts for it go where WhatsApp expects them."""
+        if reported == addressed:
+            return
+        self.addressed[reported] = addressed
+        self.addressed.move_to_end(reported)
+        while len(self.addressed) > ADDRESSING_CACHE:
+            self.addressed.popitem(last=False)
+
+    def receipt_parties(self, chat: str, sender: str) -> tuple[str, str]:
+        """Chat and sender for a read receipt: as WhatsApp addressed the messages."""
+        return self.addressed.get((chat, sender), (chat, sender))
 
     def remember_quote(self, wa_id: str, participant: str, message: Any) -> None:
         if not wa_id or message is None or message.ByteSize() > QUOTE_MAX_BYTES:
