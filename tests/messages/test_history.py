@@ -38,7 +38,9 @@ async def outbox(app: FastAPI, session_id: str) -> list[tuple[str, dict[str, Any
         ]
 
 
-def past(message_id: str, chat: str, sender: str, days_ago: float, **fields: Any) -> IncomingMessage:
+def past(
+    message_id: str, chat: str, sender: str, days_ago: float, **fields: Any
+) -> IncomingMessage:
     return IncomingMessage(
         message_id=message_id,
         chat=chat,
@@ -104,7 +106,8 @@ async def test_an_undecryptable_message_is_kept_until_it_arrives(
     key = {"x-api-key": linked.api_key}
     placeholder = (await client.get("/api/v1/messages/U1", headers=key)).json()["data"]
     assert placeholder["content"] == {"reason": "decryption_failed"}, placeholder
-    assert placeholder["text"] is None and placeholder["message_type"] == "undecryptable", placeholder
+    assert placeholder["text"] is None
+    assert placeholder["message_type"] == "undecryptable"
     events = await outbox(app, linked.session_id)
     assert events == [
         (
