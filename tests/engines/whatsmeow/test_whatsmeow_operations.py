@@ -215,3 +215,22 @@ async def test_read_receipts_go_where_whatsapp_addressed_the_chat(
     with pytest.raises(NotConnectedError) as raised:  # the hidden ids still make valid JIDs
         await operations.mark_read(run, ALICE_JID, ["3EB00"], None)
     reached_go(raised.value)
+
+
+async def test_postgres_connections_neonize_keeps_are_counted_and_warned(
+    shared: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncio
+
+    from wagate.engines.whatsmeow.client import POOL_WARNING, GoCalls
+    from wagate.engines.whatsmeow.inbound import handle_inbound
+
+    factory = SessionClientFactory("postgres://wagate@127.0.0.1:1/wagate?sslmode=disable")
+    run = SessionRun(shared, "s1", handle_inbound)
+    calls = GoCalls(asyncio.get_running_loop(), shared.executor, "s1", lambda _error: None)
+    with caplog.at_level(logging.WARNING, "wagate.engines.whatsmeow.client"):
+        for _ in range(POOL_WARNING * 2):
+            client = factory.new_session_client(run, calls, device_jid=None, device_name="w")
+            factory.release(client)
+    assert factory.pools_opened == POOL_WARNING * 2
+    assert caplog.text.count("PostgreSQL connection that neonize never closes") == 2

@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 # history batches (13) only when history sync is on.
 SUBSCRIBED_EVENTS: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 17, 18, 21, 22, 44)
 DEVICE_EVENT = 0
+POOL_WARNING = 25  # warn after every this many leaked PostgreSQL connections
 
 
 class ClientCallbacks(Protocol):
@@ -217,7 +218,14 @@ class SessionClient(NewAClient):  # type: ignore[misc]
 
 
 class SessionClientFactory(ClientFactory):  # type: ignore[misc]
-    """One whatsmeow store (SQLite file or PostgreSQL) for every session's client."""
+    """One whatsmeow store (SQLite file or PostgreSQL) for every session's client.
+
+    neonize opens a new database pool for every client it starts and never closes
+    it (see docs/whatsapp.md, "Known limits"): on PostgreSQL each holds a
+    connection until the process exits, so the factory counts them and warns.
+    """
+
+    pools_opened = 0
 
     def new_session_client(
         self,
@@ -239,6 +247,14 @@ class SessionClientFactory(ClientFactory):  # type: ignore[misc]
             history_days=history_days,
         )
         self.clients.append(client)
+        self.pools_opened += 1
+        if self.database_name.startswith("postgres") and self.pools_opened % POOL_WARNING == 0:
+            logger.warning(
+                "whatsmeow has started %d clients in this process, each holding a PostgreSQL"
+                " connection that neonize never closes; restart wagate before the server's"
+                " max_connections is reached",
+                self.pools_opened,
+            )
         return client
 
     def release(self, client: SessionClient) -> None:
