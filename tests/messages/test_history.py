@@ -75,7 +75,8 @@ async def test_a_history_batch_is_stored_once_and_reported_once(
     first, again = events[0][1], events[1][1]
     assert first["messages"] == 3 and first["chats"] == 2 and first["progress"] == 40
     assert first["kind"] == "initial"
-    assert first["from"] == int(batch[0].timestamp.timestamp())
+    assert first["oldestTimestamp"] == int(batch[0].timestamp.timestamp())
+    assert first["newestTimestamp"] == int(batch[-1].timestamp.timestamp())
     assert again["messages"] == 0 and again["progress"] == 80  # nothing stored twice
 
 

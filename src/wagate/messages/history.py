@@ -73,8 +73,8 @@ async def store_history(
         "progress": event.progress,
         "messages": len(stored),
         "chats": len(newest),
-        "from": int(stored[0].timestamp.timestamp()) if stored else None,
-        "to": int(stored[-1].timestamp.timestamp()) if stored else None,
+        "oldestTimestamp": int(stored[0].timestamp.timestamp()) if stored else None,
+        "newestTimestamp": int(stored[-1].timestamp.timestamp()) if stored else None,
     }
     await record_event(
         db,
