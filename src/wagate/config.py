@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     whatsmeow_proxy_url: str | None = None
     whatsmeow_device_name: str = "wagate"
     whatsmeow_log_level: str = "WARNING"
+    whatsmeow_mark_online: bool = True  # send presence "available" once connected
+    whatsmeow_history_sync: Literal["off", "recent", "full"] = "off"  # on link
+    whatsmeow_history_days: int = Field(default=7, ge=1)  # what "recent" means
 
     @field_validator("engines", "webhook_retry_delays", "trusted_proxies", mode="before")
     @classmethod

@@ -38,6 +38,7 @@ class DisconnectReason(enum.StrEnum):
     BANNED = "banned"
     TEMPORARY_BAN = "temporary_ban"
     CLIENT_OUTDATED = "client_outdated"
+    STREAM_ERROR = "stream_error"
     USER_REQUEST = "user_request"
     SHUTDOWN = "shutdown"
     UNKNOWN = "unknown"
@@ -242,6 +243,27 @@ class GroupUpdateEvent:
     left: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class HistorySyncEvent:
+    """Past messages the phone shares with a newly linked device, one batch at a time.
+
+    The core stores them as history, without a webhook per message."""
+
+    session_id: str
+    messages: tuple[IncomingMessage, ...]
+    kind: str  # the phone's name for the batch: initial, recent, full, on_demand
+    progress: int | None = None  # percent of the whole transfer, when the phone says
+
+
+@dataclass(frozen=True, slots=True)
+class UndecryptableEvent:
+    """A message arrived that the engine could not decrypt (its content is lost)."""
+
+    session_id: str
+    message: IncomingMessage  # who, where and when; no content
+    reason: str  # "unavailable" (not sent to this device) or "decryption_failed"
+
+
 EngineEvent = (
     QrCodeEvent
     | PairingCodeEvent
@@ -252,6 +274,8 @@ EngineEvent = (
     | MessageEvent
     | ReceiptEvent
     | GroupUpdateEvent
+    | HistorySyncEvent
+    | UndecryptableEvent
 )
 EventSink = Callable[[EngineEvent], Awaitable[None]]
 

@@ -16,13 +16,15 @@ from wagate.analytics.metrics import Metrics
 from wagate.engines.base import (
     MEDIA_KINDS,
     EngineError,
+    HistorySyncEvent,
     IncomingMessage,
     MessageEvent,
     ReceiptEvent,
+    UndecryptableEvent,
 )
 from wagate.events.service import OutboxSignal, record_event
 from wagate.jid import number_of
-from wagate.messages import service
+from wagate.messages import history, service
 from wagate.messages.media import MediaStore, StoredMedia
 from wagate.messages.models import Message, MessageStatus
 from wagate.messages.repository import MessageRepository
@@ -106,6 +108,18 @@ class InboundHandler:
     def register(self) -> None:
         self.manager.on_event(MessageEvent, self.on_message)
         self.manager.on_event(ReceiptEvent, self.on_receipt)
+        self.manager.on_event(HistorySyncEvent, self.on_history)
+        self.manager.on_event(UndecryptableEvent, self.on_undecryptable)
+
+    async def on_history(
+        self, db: AsyncSession, session: WhatsAppSession, event: HistorySyncEvent
+    ) -> None:
+        await history.store_history(db, session, event, self._to_row, self.signal)
+
+    async def on_undecryptable(
+        self, db: AsyncSession, session: WhatsAppSession, event: UndecryptableEvent
+    ) -> None:
+        await history.store_undecryptable(db, session, event, self._to_row, self.signal)
 
     async def on_message(
         self, db: AsyncSession, session: WhatsAppSession, event: MessageEvent
@@ -115,7 +129,8 @@ class InboundHandler:
         if incoming.edited or incoming.revoked:
             await self._change(db, session, incoming)
             return
-        if await messages.get(session.id, incoming.message_id) is not None:
+        existing = await messages.get(session.id, incoming.message_id)
+        if existing is not None and not await history.replace_placeholder(db, existing):
             return  # an engine may report a message twice (reconnects): store it once
         stored = await self._download(session, incoming)
         message = self._to_row(session, incoming, stored)

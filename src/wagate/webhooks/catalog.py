@@ -9,6 +9,8 @@ ALL_EVENTS = "*"
 SUBSCRIBABLE = (
     "message.received",
     "message.status",
+    "message.undecryptable",
+    "history.synced",
     "session.status",
     "session.connected",
     "session.disconnected",

@@ -151,7 +151,7 @@ class WhatsmeowDb:
         assert not answer.startswith(b"error"), answer
 
     @staticmethod
-    def fake_device(path: Path, jid: str) -> None:
+    def fake_device(path: Path, jid: str, push_name: str = "") -> None:
         """A device row with keys of the right sizes (nothing real), and one identity key."""
         keys = [os.urandom(n) for n in (32, 32, 32, 64)]
         signatures = [os.urandom(n) for n in (64, 32, 64)]
@@ -159,9 +159,9 @@ class WhatsmeowDb:
             db.execute(
                 "INSERT INTO whatsmeow_device (jid, registration_id, noise_key, identity_key,"
                 " signed_pre_key, signed_pre_key_id, signed_pre_key_sig, adv_key, adv_details,"
-                " adv_account_sig, adv_account_sig_key, adv_device_sig)"
-                " VALUES (?, 1, ?, ?, ?, 1, ?, x'', x'', ?, ?, ?)",
-                (jid, *keys, *signatures),
+                " adv_account_sig, adv_account_sig_key, adv_device_sig, push_name)"
+                " VALUES (?, 1, ?, ?, ?, 1, ?, x'', x'', ?, ?, ?, ?)",
+                (jid, *keys, *signatures, push_name),
             )
             db.execute(
                 "INSERT INTO whatsmeow_identity_keys (our_jid, their_id, identity)"
@@ -272,3 +272,101 @@ async def silent_proxy() -> AsyncIterator[SilentProxy]:
     proxy = SilentProxy(await asyncio.start_server(hold, "127.0.0.1", 0), writers)
     yield proxy
     await proxy.close()
+
+
+OFFLINE_DEVICE = f"{ME}:17@s.whatsapp.net"
+
+
+@pytest.fixture
+async def offline_runs(make_context: Any, recorder: Recorder) -> AsyncIterator[Any]:
+    """Makes session runs whose Go client is real and in Go's tables, with a device (and
+    a push name, unless told otherwise), but never reached WhatsApp: its connect went
+    to a loopback proxy that refuses connections. Calls on it go all the way into
+    whatsmeow and come back as "websocket not connected"."""
+    from wagate.engines.whatsmeow.client import GoCalls, SessionClientFactory
+    from wagate.engines.whatsmeow.executor import DaemonExecutor
+    from wagate.engines.whatsmeow.inbound import handle_inbound
+    from wagate.engines.whatsmeow.runtime import Phase, SessionRun
+    from wagate.engines.whatsmeow.shared import Shared
+    from wagate.engines.whatsmeow.store import DeviceStore, whatsmeow_dsn
+
+    cleanups: list[Any] = []
+
+    async def make(push_name: str = "Shop") -> SessionRun:
+        context = make_context()
+        settings, data_dir = context.settings, context.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        dsn = whatsmeow_dsn(settings, data_dir)
+        WhatsmeowDb.create_tables(dsn)
+        WhatsmeowDb.fake_device(data_dir / "whatsmeow.db", OFFLINE_DEVICE, push_name=push_name)
+        store = DeviceStore(settings, data_dir)
+        await store.open()
+        executor = DaemonExecutor(4)
+        shared = Shared(
+            settings=settings,
+            emit=recorder,
+            store=store,
+            factory=SessionClientFactory(dsn),
+            executor=executor,
+            linked={"s1": OFFLINE_DEVICE},
+        )
+        run = SessionRun(shared, "s1", handle_inbound)
+        loop = asyncio.get_running_loop()
+        returned: asyncio.Future[str | None] = loop.create_future()
+
+        def go_returned(error: str | None) -> None:
+            if not returned.done():
+                returned.set_result(error)
+
+        calls = GoCalls(loop, executor, "s1", go_returned)
+        client = shared.factory.new_session_client(
+            run, calls, device_jid=OFFLINE_DEVICE, device_name="wagate"
+        )
+        connecting = await client.start(settings.whatsmeow_proxy_url, "ERROR")
+        error = await asyncio.wait_for(returned, 20)
+        assert error is not None and "connection refused" in error  # offline, as intended
+        await asyncio.gather(connecting, return_exceptions=True)
+        run.client, run.calls, run.phase, run.connected = client, calls, Phase.LINKED, True
+
+        async def cleanup() -> None:
+            # the Go call already returned (to this fixture, not to the run): stopping the
+            # run would wait for a return that never comes, so end its tasks directly
+            tasks = [*shared.background, *([run._pump] if run._pump else [])]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.wait_for(calls.idle.wait(), 10)
+            await loop.run_in_executor(executor, SessionClientFactory.go_stop, client.go_id)
+            await store.close()
+            executor.shutdown(wait=False)
+
+        cleanups.append(cleanup)
+        return run
+
+    yield make
+    for cleanup in cleanups:
+        await cleanup()
+
+
+@pytest.fixture
+async def shared(tmp_path: Path, recorder: Recorder) -> AsyncIterator[Any]:
+    """What the runs of an engine share, for runs fed by hand (no Go call behind them)."""
+    from wagate.engines.whatsmeow.client import SessionClientFactory
+    from wagate.engines.whatsmeow.executor import DaemonExecutor
+    from wagate.engines.whatsmeow.shared import Shared
+    from wagate.engines.whatsmeow.store import DeviceStore, whatsmeow_dsn
+
+    settings = Settings(data_dir=tmp_path)
+    store = DeviceStore(settings, tmp_path)
+    await store.open()
+    executor = DaemonExecutor(4)
+    yield Shared(
+        settings=settings,
+        emit=recorder,
+        store=store,
+        factory=SessionClientFactory(whatsmeow_dsn(settings, tmp_path)),
+        executor=executor,
+        linked={},
+    )
+    await store.close()
+    executor.shutdown(wait=False)

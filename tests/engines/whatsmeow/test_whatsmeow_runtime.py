@@ -6,11 +6,8 @@ neonize's Go threads call, with neonize's own protobufs.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from neonize.aioze.events import (
     ConnectedEv,
     KeepAliveRestoredEv,
@@ -27,7 +24,6 @@ from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
 )
 from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message as WAMessage
 
-from wagate.config import Settings
 from wagate.engines.base import (
     ConnectedEvent,
     DisconnectedEvent,
@@ -37,34 +33,12 @@ from wagate.engines.base import (
     QrCodeEvent,
     ReceiptEvent,
 )
-from wagate.engines.whatsmeow.client import SessionClientFactory
-from wagate.engines.whatsmeow.executor import DaemonExecutor
 from wagate.engines.whatsmeow.inbound import handle_inbound
 from wagate.engines.whatsmeow.runtime import Phase, SessionRun
 from wagate.engines.whatsmeow.shared import Shared
-from wagate.engines.whatsmeow.store import DeviceStore, whatsmeow_dsn
 
 ME, ALICE, ALICE_LID = "15550001111", "15550002222", "98765432101234"
 DEVICE, CONNECTED, RECEIPT, MESSAGE = 0, 3, 18, 17
-
-
-@pytest.fixture
-async def shared(tmp_path: Path, recorder: Any) -> AsyncIterator[Shared]:
-    settings = Settings(data_dir=tmp_path)
-    store = DeviceStore(settings, tmp_path)
-    await store.open()
-    executor = DaemonExecutor(4)
-    shared = Shared(
-        settings=settings,
-        emit=recorder,
-        store=store,
-        factory=SessionClientFactory(whatsmeow_dsn(settings, tmp_path)),
-        executor=executor,
-        linked={},
-    )
-    yield shared
-    await store.close()
-    executor.shutdown(wait=False)
 
 
 def new_run(shared: Shared) -> SessionRun:

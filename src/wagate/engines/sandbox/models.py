@@ -282,5 +282,7 @@ codec.register(
         base.MessageEvent,
         base.ReceiptEvent,
         base.GroupUpdateEvent,
+        base.HistorySyncEvent,
+        base.UndecryptableEvent,
     ]
 )

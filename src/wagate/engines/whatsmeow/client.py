@@ -31,17 +31,19 @@ from neonize.aioze.client import ClientFactory, NewAClient
 from neonize.aioze.events import Event
 from neonize.events import INT_TO_EVENT
 from neonize.proto.Neonize_pb2 import JID
-from neonize.proto.waCompanionReg.WAWebProtobufsCompanionReg_pb2 import DeviceProps
 from neonize.utils.log import log as neonize_log
 
 from wagate.engines.base import NotConnectedError
 from wagate.engines.whatsmeow.executor import run_in_daemon_thread
+from wagate.engines.whatsmeow.history import HISTORY_EVENT, device_props
 
 logger = logging.getLogger(__name__)
 
-# The neonize event codes a session listens to (0, the device record, always comes).
-SUBSCRIBED_EVENTS: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 17, 18, 21, 22)
+# The neonize event codes a session listens to (0, the device record, always comes);
+# history batches (13) only when history sync is on.
+SUBSCRIBED_EVENTS: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 17, 18, 21, 22, 44)
 DEVICE_EVENT = 0
+POOL_WARNING = 25  # warn after every this many leaked PostgreSQL connections
 
 
 class ClientCallbacks(Protocol):
@@ -148,10 +150,10 @@ class GoCalls:
 class _Events(Event):  # type: ignore[misc]
     """neonize's event table, delivering parsed events to our callbacks."""
 
-    def __init__(self, client: Any, callbacks: ClientCallbacks) -> None:
+    def __init__(self, client: Any, callbacks: ClientCallbacks, codes: tuple[int, ...]) -> None:
         super().__init__(client)
         self._callbacks = callbacks
-        self.list_func = {code: None for code in SUBSCRIBED_EVENTS}
+        self.list_func = {code: None for code in codes}
 
     def execute(self, uuid: Any, binary: int, size: int, code: int) -> None:
         try:
@@ -175,13 +177,16 @@ class SessionClient(NewAClient):  # type: ignore[misc]
         *,
         device_jid: str | None,
         device_name: str,
+        history: str = "off",
+        history_days: int = 7,
     ) -> None:
-        props = DeviceProps(os=device_name, platformType=DeviceProps.CHROME, requireFullSync=False)
+        props = device_props(device_name, history, history_days)
         super().__init__(database, props=props, uuid=uuid.uuid4().hex, new_device=True)
         self._stop_finalizer.detach()
         self._NewAClient__client = calls
         self._callbacks = callbacks
-        self.event = _Events(self, callbacks)
+        codes = SUBSCRIBED_EVENTS + ((HISTORY_EVENT,) if history != "off" else ())
+        self.event = _Events(self, callbacks, codes)
         if device_jid:
             self.jid = parse_jid(device_jid)
             self.new_device = False
@@ -213,7 +218,14 @@ class SessionClient(NewAClient):  # type: ignore[misc]
 
 
 class SessionClientFactory(ClientFactory):  # type: ignore[misc]
-    """One whatsmeow store (SQLite file or PostgreSQL) for every session's client."""
+    """One whatsmeow store (SQLite file or PostgreSQL) for every session's client.
+
+    neonize opens a new database pool for every client it starts and never closes
+    it (see docs/whatsapp.md, "Known limits"): on PostgreSQL each holds a
+    connection until the process exits, so the factory counts them and warns.
+    """
+
+    pools_opened = 0
 
     def new_session_client(
         self,
@@ -222,6 +234,8 @@ class SessionClientFactory(ClientFactory):  # type: ignore[misc]
         *,
         device_jid: str | None,
         device_name: str,
+        history: str = "off",
+        history_days: int = 7,
     ) -> SessionClient:
         client = SessionClient(
             self.database_name,
@@ -229,8 +243,18 @@ class SessionClientFactory(ClientFactory):  # type: ignore[misc]
             calls,
             device_jid=device_jid,
             device_name=device_name,
+            history=history,
+            history_days=history_days,
         )
         self.clients.append(client)
+        self.pools_opened += 1
+        if self.database_name.startswith("postgres") and self.pools_opened % POOL_WARNING == 0:
+            logger.warning(
+                "whatsmeow has started %d clients in this process, each holding a PostgreSQL"
+                " connection that neonize never closes; restart wagate before the server's"
+                " max_connections is reached",
+                self.pools_opened,
+            )
         return client
 
     def release(self, client: SessionClient) -> None:

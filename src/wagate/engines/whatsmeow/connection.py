@@ -20,6 +20,8 @@ from neonize.aioze.events import (
     KeepAliveRestoredEv,
     KeepAliveTimeoutEv,
     LoggedOutEv,
+    PairStatusEv,
+    StreamErrorEv,
     StreamReplacedEv,
     TemporaryBanEv,
 )
@@ -133,6 +135,14 @@ def map_connection_event(
         return FailedEvent(session_id, DisconnectReason.CLIENT_OUTDATED, detail)
     if isinstance(event, ConnectFailureEv):
         return _connect_failure(session_id, event)
+    if isinstance(event, StreamErrorEv):
+        # whatsmeow reports codes it has no rule for; WhatsApp then closes the socket,
+        # and a linked device reconnects by itself
+        detail = f"WhatsApp closed the stream with error code {event.Code or '?'}"
+        return DisconnectedEvent(session_id, DisconnectReason.STREAM_ERROR, linked, detail)
+    if isinstance(event, PairStatusEv) and event.Status == PairStatusEv.ERROR:
+        detail = f"the phone could not link this device: {event.Error or 'no reason given'}"
+        return DisconnectedEvent(session_id, DisconnectReason.CONNECT_FAILURE, False, detail)
     return None
 
 

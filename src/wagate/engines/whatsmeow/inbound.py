@@ -15,18 +15,31 @@ from wagate.engines.base import EngineError, GroupUpdateEvent, IncomingMessage, 
 from wagate.engines.whatsmeow import incoming
 from wagate.engines.whatsmeow.client import parse_jid
 from wagate.engines.whatsmeow.errors import engine_errors
+from wagate.engines.whatsmeow.history import (
+    HISTORY_EVENT,
+    STATUS_BROADCAST,
+    map_history,
+    oldest_wanted,
+)
 
 if TYPE_CHECKING:
     from wagate.engines.whatsmeow.runtime import SessionRun
 
 logger = logging.getLogger(__name__)
 
-MESSAGE, RECEIPT, JOINED_GROUP, GROUP_INFO = 17, 18, 21, 22
+MESSAGE, RECEIPT, JOINED_GROUP, GROUP_INFO, UNDECRYPTABLE = 17, 18, 21, 22, 44
+INBOUND_CODES = frozenset(
+    {MESSAGE, RECEIPT, JOINED_GROUP, GROUP_INFO, UNDECRYPTABLE, HISTORY_EVENT}
+)
 
 
 async def handle_inbound(run: SessionRun, code: int, event: Any) -> None:
     if code == MESSAGE:
         await _message(run, event)
+    elif code == UNDECRYPTABLE:
+        await _undecryptable(run, event)
+    elif code == HISTORY_EVENT:
+        await _history(run, event)
     elif code == RECEIPT:
         await _receipt(run, event)
     elif code == JOINED_GROUP:
@@ -69,6 +82,8 @@ async def _message(run: SessionRun, event: Any) -> None:
     if mapped is None:
         return
     message = mapped.message
+    addressed = (incoming.jid_str(source.Chat), incoming.jid_str(source.Sender))
+    run.memory.remember_addressing((message.chat, message.sender), addressed)
     if not (message.edited or message.revoked):
         content, _ = incoming.unwrap(event.Message)
         run.memory.remember_quote(message.message_id, incoming.jid_str(source.Sender), content)
@@ -79,6 +94,31 @@ async def _message(run: SessionRun, event: Any) -> None:
     if local:
         message = _translated(message, local)
     await run.emit(MessageEvent(run.session_id, message))
+
+
+async def _undecryptable(run: SessionRun, event: Any) -> None:
+    source = event.Info.MessageSource
+    if incoming.jid_str(source.Chat) == STATUS_BROADCAST:
+        return  # someone's status update: not a message to anyone
+    run.memory.learn_lids(source)
+    await resolve_lids(run, incoming.lids_to_resolve(source))
+    pn_for_lid = run.memory.pn_for_lid
+    await run.emit(incoming.map_undecryptable(run.session_id, event, pn_for_lid=pn_for_lid))
+
+
+async def _history(run: SessionRun, event: Any) -> None:
+    settings = run.shared.settings
+    if settings.whatsmeow_history_sync == "off":
+        return
+    batch = map_history(
+        run.session_id,
+        event.Data,
+        own_jid=run.identity.jid if run.identity else "",
+        since=oldest_wanted(settings.whatsmeow_history_sync, settings.whatsmeow_history_days),
+        pn_for_lid=run.memory.pn_for_lid,
+    )
+    if batch is not None:
+        await run.emit(batch)
 
 
 def _translated(message: IncomingMessage, local: dict[str, str]) -> IncomingMessage:

@@ -30,6 +30,7 @@ from wagate.engines.base import (
     Reaction,
     ReceiptEvent,
     ReceiptStatus,
+    UndecryptableEvent,
 )
 
 USER_SERVER = "s.whatsapp.net"
@@ -323,6 +324,26 @@ def map_message(
         revoked=revoked,
     )
     return MessageEvent(session_id=session_id, message=incoming)
+
+
+def map_undecryptable(
+    session_id: str, event: Any, *, pn_for_lid: Mapping[str, str] | None = None
+) -> UndecryptableEvent:
+    """A neonize ``UndecryptableMessageEv``: who sent what could not be read, and why."""
+    info = event.Info
+    parties = resolve_parties(info.MessageSource, pn_for_lid or {})
+    message = IncomingMessage(
+        message_id=info.ID,
+        chat=parties.chat,
+        sender=parties.sender,
+        timestamp=timestamp_of(info.Timestamp),
+        kind="text",
+        from_me=bool(info.MessageSource.IsFromMe),
+        push_name=info.Pushname or None,
+        sender_lid=parties.sender_lid,
+    )
+    reason = "unavailable" if event.IsUnavailable else "decryption_failed"
+    return UndecryptableEvent(session_id=session_id, message=message, reason=reason)
 
 
 # ---------------------------------------------------------------------------

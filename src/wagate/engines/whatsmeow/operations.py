@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from neonize.utils.enum import (
     ChatPresence,
@@ -100,15 +101,22 @@ async def send(run: SessionRun, message: OutgoingMessage) -> SendReceipt:
     )
     with engine_errors("send message"):
         response = await client.send_message(parse_jid(to), proto)
-    wa_id = str(response.ID) or message.message_id
+    wa_id, receipt = sent(response, message.message_id)
     try:
         await store.remember_id(run.session_id, message.message_id, wa_id)
     except EngineError:
         logger.exception("whatsmeow %s: sent %s but cannot record its id", run.session_id, wa_id)
     if own_jid:
         run.memory.remember_quote(wa_id, own_jid, proto)
+    return receipt
+
+
+def sent(response: Any, message_id: str) -> tuple[str, SendReceipt]:
+    """WhatsApp's id of a sent message, and the receipt under wagate's id, from neonize's
+    ``SendResponse``."""
+    wa_id = str(response.ID) or message_id
     sent_at = datetime.fromtimestamp(response.Timestamp, UTC) if response.Timestamp else None
-    return SendReceipt(message_id=message.message_id, timestamp=sent_at or datetime.now(UTC))
+    return wa_id, SendReceipt(message_id=message_id, timestamp=sent_at or datetime.now(UTC))
 
 
 async def check_numbers(run: SessionRun, numbers: list[str]) -> list[NumberCheck]:
@@ -128,13 +136,7 @@ async def check_numbers(run: SessionRun, numbers: list[str]) -> list[NumberCheck
                 answers = await client.is_on_whatsapp(*(f"+{d}" for d in batch))
         except EmptyAnswerError:
             answers = []
-        for answer in answers:
-            query = "".join(ch for ch in answer.Query if ch.isdigit())
-            jid = incoming.jid_str(answer.JID)
-            if query and not jid.endswith("@" + incoming.USER_SERVER):
-                jid = f"{query}@{incoming.USER_SERVER}"  # whatsmeow may answer with a hidden id
-            key = query or jid.split("@", 1)[0]
-            found[key] = jid if answer.IsIn else None
+        found.update(accounts(answers))
     return [
         NumberCheck(
             number=number,
@@ -143,6 +145,19 @@ async def check_numbers(run: SessionRun, numbers: list[str]) -> list[NumberCheck
         )
         for number in numbers
     ]
+
+
+def accounts(answers: Any) -> dict[str, str | None]:
+    """Digits -> phone JID (None when not on WhatsApp), from neonize's IsOnWhatsAppResponses."""
+    found: dict[str, str | None] = {}
+    for answer in answers:
+        query = "".join(ch for ch in answer.Query if ch.isdigit())
+        jid = incoming.jid_str(answer.JID)
+        if query and not jid.endswith("@" + incoming.USER_SERVER):
+            jid = f"{query}@{incoming.USER_SERVER}"  # whatsmeow may answer with a hidden id
+        key = query or jid.split("@", 1)[0]
+        found[key] = jid if answer.IsIn else None
+    return found
 
 
 async def list_groups(run: SessionRun) -> list[GroupInfo]:
@@ -168,6 +183,8 @@ async def mark_read(run: SessionRun, chat: str, message_ids: list[str], sender: 
     client = _client(run)
     chat_jid = _jid(chat)
     sender_jid = _jid(sender) if sender else chat_jid
+    # a chat WhatsApp addresses by hidden id wants its receipts there, not to the number
+    chat_jid, sender_jid = run.memory.receipt_parties(chat_jid, sender_jid)
     with engine_errors("mark read"):
         await client.mark_read(
             *message_ids,

@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from neonize.aioze.events import ConnectedEv
+
 from wagate.engines.base import (
     ConnectedEvent,
     DisconnectedEvent,
@@ -31,7 +33,7 @@ from wagate.engines.base import (
     FailedEvent,
     LoggedOutEvent,
 )
-from wagate.engines.whatsmeow import connection
+from wagate.engines.whatsmeow import connection, presence
 from wagate.engines.whatsmeow.client import (
     DEVICE_EVENT,
     GoCalls,
@@ -39,6 +41,7 @@ from wagate.engines.whatsmeow.client import (
     SessionClientFactory,
 )
 from wagate.engines.whatsmeow.errors import translate
+from wagate.engines.whatsmeow.inbound import INBOUND_CODES
 from wagate.engines.whatsmeow.shared import SessionMemory, Shared, probe
 
 logger = logging.getLogger(__name__)
@@ -70,6 +73,7 @@ class SessionRun:
         self.pairing_ready = asyncio.Event()
         self.ended = asyncio.Event()
         self.memory = SessionMemory()
+        self.marking_online: asyncio.Task[bool] | None = None
         self._on_message = on_message  # async (run, neonize code, event) for messages & groups
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
@@ -142,6 +146,8 @@ class SessionRun:
             self.calls,
             device_jid=self.shared.linked.get(self.session_id),
             device_name=settings.whatsmeow_device_name,
+            history=settings.whatsmeow_history_sync,
+            history_days=settings.whatsmeow_history_days,
         )
         await self.shared.gate.acquire()
         self._gate_held = True
@@ -237,7 +243,7 @@ class SessionRun:
         if code == DEVICE_EVENT:
             await self._on_device(event)
             return
-        if code in (17, 18, 21, 22):  # whatsmeow has acknowledged these: never drop them
+        if code in INBOUND_CODES:  # whatsmeow has acknowledged these: never drop them
             await self._on_message(self, code, event)
             return
         if self.phase is Phase.ENDED or self.closing:
@@ -249,6 +255,8 @@ class SessionRun:
             return
         if isinstance(mapped, ConnectedEvent):
             self.connected = True
+            if isinstance(event, ConnectedEv) and self.shared.settings.whatsmeow_mark_online:
+                self._mark_online()
         elif isinstance(mapped, DisconnectedEvent | LoggedOutEvent | FailedEvent):
             self.connected = False
         if isinstance(mapped, LoggedOutEvent):
@@ -257,6 +265,11 @@ class SessionRun:
         ends = isinstance(mapped, LoggedOutEvent | FailedEvent)
         if ends or (isinstance(mapped, DisconnectedEvent) and not mapped.will_retry):
             self.shared.spawn(self.stop())
+
+    def _mark_online(self) -> None:
+        if self.marking_online is not None:
+            self.marking_online.cancel()
+        self.marking_online = self.shared.spawn(presence.mark_online(self))
 
     async def _on_device(self, device: Any) -> None:
         self._sign_of_life()

@@ -7,18 +7,18 @@ import contextlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from wagate.config import Settings
 from wagate.engines.base import EventSink
 from wagate.engines.whatsmeow import incoming
 from wagate.engines.whatsmeow.client import SessionClientFactory
 from wagate.engines.whatsmeow.executor import DaemonExecutor
+from wagate.engines.whatsmeow.proxy import WHATSAPP_HOST, WHATSAPP_PORT, whatsmeow_proxy
 from wagate.engines.whatsmeow.store import DeviceStore
 
-WHATSAPP_HOST = ("web.whatsapp.com", 443)
 QUOTE_CACHE = 512
 QUOTE_MAX_BYTES = 64_000
+ADDRESSING_CACHE = 4096
 
 
 @dataclass
@@ -42,21 +42,24 @@ class Shared:
 
 
 async def probe(settings: Settings) -> str | None:
-    """Can the network reach WhatsApp (or the proxy)? None if it can, else why not.
+    """Can the network reach WhatsApp (or the proxy whatsmeow would use)? None if it can,
+    else why not.
 
     Checked before each connect because neonize opens a new database pool for
     every connect attempt and never closes it: failing here costs nothing.
     """
-    host, port = WHATSAPP_HOST
-    if settings.whatsmeow_proxy_url:
-        parts = urlsplit(settings.whatsmeow_proxy_url)
-        default_port = 1080 if parts.scheme.startswith("socks") else 80
-        host, port = parts.hostname or "", parts.port or default_port
+    host, port = WHATSAPP_HOST, WHATSAPP_PORT
+    proxy = whatsmeow_proxy(settings.whatsmeow_proxy_url)
+    if proxy is not None:
+        host, port = proxy.host, proxy.port
+    elif settings.whatsmeow_proxy_url:
+        return f"the proxy URL {settings.whatsmeow_proxy_url!r} is not valid"
     timeout = settings.whatsmeow_connect_timeout
     try:
         _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
     except (OSError, TimeoutError) as exc:
-        return f"cannot reach {host}:{port}: {str(exc) or type(exc).__name__}"
+        via = " (the proxy)" if proxy is not None else ""
+        return f"cannot reach {host}:{port}{via}: {str(exc) or type(exc).__name__}"
     writer.close()
     with contextlib.suppress(OSError):
         await writer.wait_closed()
@@ -69,6 +72,22 @@ class SessionMemory:
     def __init__(self) -> None:
         self.pn_for_lid: dict[str, str] = {}
         self.quotes: OrderedDict[str, tuple[str, Any]] = OrderedDict()
+        # (chat, sender) as wagate reports them -> as WhatsApp addressed them (hidden ids)
+        self.addressed: OrderedDict[tuple[str, str], tuple[str, str]] = OrderedDict()
+
+    def remember_addressing(self, reported: tuple[str, str], addressed: tuple[str, str]) -> None:
+        """Note that a chat (and sender) reported by phone number was addressed by hidden
+        ids, so receipts for it go where WhatsApp expects them."""
+        if reported == addressed:
+            return
+        self.addressed[reported] = addressed
+        self.addressed.move_to_end(reported)
+        while len(self.addressed) > ADDRESSING_CACHE:
+            self.addressed.popitem(last=False)
+
+    def receipt_parties(self, chat: str, sender: str) -> tuple[str, str]:
+        """Chat and sender for a read receipt: as WhatsApp addressed the messages."""
+        return self.addressed.get((chat, sender), (chat, sender))
 
     def remember_quote(self, wa_id: str, participant: str, message: Any) -> None:
         if not wa_id or message is None or message.ByteSize() > QUOTE_MAX_BYTES:
