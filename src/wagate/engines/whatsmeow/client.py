@@ -36,6 +36,7 @@ from neonize.utils.log import log as neonize_log
 
 from wagate.engines.base import NotConnectedError
 from wagate.engines.whatsmeow.executor import run_in_daemon_thread
+from wagate.engines.whatsmeow.ordering import ClientTables
 
 logger = logging.getLogger(__name__)
 
@@ -78,9 +79,11 @@ class GoCalls:
         executor: Executor,
         name: str,
         on_return: Callable[[str | None], None],
+        tables: ClientTables,
     ) -> None:
         self._loop = loop
         self._executor = executor
+        self._tables = tables
         self._name = name
         self._on_return = on_return
         self._in_flight = 0
@@ -127,9 +130,7 @@ class GoCalls:
         self._in_flight += 1
         self.idle.clear()
         try:
-            return await self._loop.run_in_executor(
-                self._executor, functools.partial(function, *args)
-            )
+            return await self._tables.call(self._executor, function, *args)
         finally:
             self._in_flight -= 1
             if self._in_flight == 0:
