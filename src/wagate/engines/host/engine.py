@@ -9,22 +9,21 @@ new host, and resumes every session that was running: linked ones without a
 QR, since the engine's credentials are on disk. Calls meanwhile fail with
 :class:`~wagate.engines.base.NotConnectedError`, so sends wait in their queue.
 
-Which sessions are linked is learned from the events and kept in a small file
-beside the gateway's data, so ``is_linked`` answers at once even while the host
-is away; a logout the host could not hear is kept there too and told to the next host.
+Which sessions are linked is kept as for a remote sandbox
+(:class:`~wagate.engines.sandbox.linked.LinkedSessions`), so ``is_linked``
+answers at once while the host is away, and a logout it could not hear is told
+to the next host.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from typing import Any
 
 from wagate.engines.base import (
-    ConnectedEvent,
     DisconnectedEvent,
     DisconnectReason,
     EngineContext,
@@ -43,8 +42,8 @@ from wagate.engines.base import (
 from wagate.engines.host.process import HostProcess, HostStartError
 from wagate.engines.sandbox.channel import Channel, ChannelLost
 from wagate.engines.sandbox.ids import new_message_id
+from wagate.engines.sandbox.linked import LinkedSessions
 from wagate.engines.sandbox.remote_control import RemoteControl
-from wagate.engines.sandbox.store import write_atomic
 
 logger = logging.getLogger("wagate.engines.host")
 
@@ -61,7 +60,6 @@ class HostedEngine:
         settings = context.settings
         self._start_timeout = settings.engine_host_start_timeout
         self._keepalive = settings.keepalive_seconds
-        self._cache = context.data_dir / "engine-host" / f"{name}-sessions.json"
         # The sandbox's phones and faults, when the hosted engine is the sandbox.
         self.control = RemoteControl(self)
         self.url = f"engine host ({name})"
@@ -70,8 +68,7 @@ class HostedEngine:
         self._process: HostProcess | None = None
         self._channel: Channel | None = None
         self._supervisor: asyncio.Task[None] | None = None
-        self._linked: set[str] = set()
-        self._pending_logouts: set[str] = set()
+        self._linked = LinkedSessions(context.data_dir / "engine-host" / f"{name}-sessions.json")
         self._running: set[str] = set()  # started and not stopped: resumed after a restart
         self._closing = False
 
@@ -83,7 +80,7 @@ class HostedEngine:
     # -- engine-wide -------------------------------------------------------------
 
     async def open(self) -> None:
-        self._linked, self._pending_logouts = await asyncio.to_thread(self._load_cache)
+        await self._linked.load()
         self._supervisor = asyncio.create_task(self._supervise(), name=f"engine-host-{self.name}")
         try:
             await asyncio.wait_for(self.ready.wait(), self._start_timeout)
@@ -149,17 +146,11 @@ class HostedEngine:
                 logger.warning("session %s did not resume in the new host: %s", session_id, outcome)
 
     async def _catch_up(self, channel: Channel) -> None:
-        for session_id in sorted(self._pending_logouts):
-            try:
-                await channel.call("logout", session_id=session_id)
-            except ChannelLost:
-                raise
-            except EngineError as exc:
-                logger.warning("the engine host refused the logout of %s: %s", session_id, exc)
-            self._pending_logouts.discard(session_id)
-        known = sorted(self._linked | self._running)
-        self._linked = set(await channel.call("linked", session_ids=known))
-        await self._save_cache()
+        await self._linked.replay_logouts(
+            lambda session_id: channel.call("logout", session_id=session_id)
+        )
+        known = sorted(self._linked.linked | self._running)
+        await self._linked.replace(await channel.call("linked", session_ids=known))
 
     async def _host_gone(self) -> None:
         await self._let_go()
@@ -206,12 +197,7 @@ class HostedEngine:
 
     async def logout(self, session_id: str) -> None:
         self._running.discard(session_id)
-        self._linked.discard(session_id)
-        self._pending_logouts.add(session_id)
-        await self._save_cache()
-        await self.call("logout", session_id=session_id)
-        self._pending_logouts.discard(session_id)
-        await self._save_cache()
+        await self._linked.logout(session_id, lambda: self.call("logout", session_id=session_id))
 
     def is_linked(self, session_id: str) -> bool:
         return session_id in self._linked
@@ -255,15 +241,8 @@ class HostedEngine:
     # -- events ----------------------------------------------------------------------
 
     async def _deliver(self, event: EngineEvent) -> None:
-        if isinstance(event, ConnectedEvent) and event.session_id not in self._linked:
-            self._linked.add(event.session_id)
-            await self._save_cache()
-        elif isinstance(event, LoggedOutEvent):
-            self._running.discard(event.session_id)
-            if event.session_id in self._linked:
-                self._linked.discard(event.session_id)
-                await self._save_cache()
-        elif isinstance(event, FailedEvent) or (
+        await self._linked.note(event)
+        if isinstance(event, LoggedOutEvent | FailedEvent) or (
             isinstance(event, DisconnectedEvent) and not event.will_retry
         ):
             self._running.discard(event.session_id)  # the session manager decides what next
@@ -274,24 +253,3 @@ class HostedEngine:
             await self._context.emit(event)
         except Exception:
             logger.exception("handling %s for %s failed", type(event).__name__, event.session_id)
-
-    # -- which sessions are linked ---------------------------------------------------
-
-    def _load_cache(self) -> tuple[set[str], set[str]]:
-        try:
-            data = json.loads(self._cache.read_text(encoding="utf-8"))
-            return set(data["linked"]), set(data["pendingLogouts"])
-        except FileNotFoundError:
-            return set(), set()
-        except (OSError, ValueError, KeyError, TypeError):
-            logger.warning("ignoring an unreadable %s", self._cache)
-            return set(), set()
-
-    async def _save_cache(self) -> None:
-        text = json.dumps(
-            {"linked": sorted(self._linked), "pendingLogouts": sorted(self._pending_logouts)}
-        )
-        try:
-            await asyncio.to_thread(write_atomic, self._cache, text)
-        except OSError:
-            logger.warning("could not keep linked sessions in %s", self._cache)

@@ -12,17 +12,13 @@ sandbox could not hear is kept in that file too, and told on the next dial.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
 from wagate.engines.base import (
-    ConnectedEvent,
     DisconnectedEvent,
     DisconnectReason,
-    EngineError,
     EngineEvent,
     EventSink,
     FailedEvent,
@@ -35,7 +31,7 @@ from wagate.engines.base import (
     SendReceipt,
 )
 from wagate.engines.sandbox.channel import Channel, Request
-from wagate.engines.sandbox.store import write_atomic
+from wagate.engines.sandbox.linked import LinkedSessions
 
 logger = logging.getLogger("wagate.sandbox.remote")
 
@@ -54,7 +50,6 @@ class RemoteNetwork:
         request_timeout: float = 30.0,
     ) -> None:
         self.url = url
-        self._linked_cache = linked_cache
         self._channel = Channel(
             url,
             self._deliver,
@@ -64,15 +59,12 @@ class RemoteNetwork:
             request_timeout=request_timeout,
             peer=f"the sandbox at {url}",
         )
-        self._cache_lock = asyncio.Lock()
         self._sinks: dict[str, EventSink] = {}
         self._connected: set[str] = set()  # sessions with a live connection through us
-        self._linked: set[str] = set()
-        self._pending_logouts: set[str] = set()
-        self._background: set[asyncio.Task[None]] = set()
+        self._linked = LinkedSessions(linked_cache)
 
     async def open(self) -> None:
-        self._linked, self._pending_logouts = await asyncio.to_thread(self._load_cache)
+        await self._linked.load()
         try:
             await self._channel.dial()
         except NetworkError as exc:
@@ -81,9 +73,6 @@ class RemoteNetwork:
 
     async def close(self) -> None:
         await self._channel.close()
-        for task in self._background:
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
 
     def is_linked(self, session_id: str) -> bool:
         return session_id in self._linked
@@ -100,15 +89,8 @@ class RemoteNetwork:
         await self.call("disconnect", session_id=session_id)
 
     async def logout(self, session_id: str) -> None:
-        # Forget the link here first: if the sandbox cannot hear it now, it will
-        # on the next dial, and this session never resumes the old link meanwhile.
         self._connected.discard(session_id)
-        self._linked.discard(session_id)
-        self._pending_logouts.add(session_id)
-        await self._save_cache()
-        await self.call("logout", session_id=session_id)
-        self._pending_logouts.discard(session_id)
-        await self._save_cache()
+        await self._linked.logout(session_id, lambda: self.call("logout", session_id=session_id))
 
     async def request_pairing_code(
         self, session_id: str, phone_number: str, sink: EventSink
@@ -160,33 +142,18 @@ class RemoteNetwork:
 
     async def _catch_up(self, request: Request) -> None:
         """Tell the sandbox the logouts it missed, then learn which sessions it has linked."""
-        for session_id in sorted(self._pending_logouts):
-            try:
-                await request("logout", {"session_id": session_id})
-            except NetworkError:
-                raise
-            except EngineError as exc:
-                logger.warning("the sandbox refused the logout of %s: %s", session_id, exc)
-            self._pending_logouts.discard(session_id)
-        linked: list[str] = await request("linked_sessions", {})
-        self._linked = set(linked)
-        await self._save_cache()
+        await self._linked.replay_logouts(
+            lambda session_id: request("logout", {"session_id": session_id})
+        )
+        await self._linked.replace(await request("linked_sessions", {}))
 
     async def _deliver(self, event: EngineEvent) -> None:
-        self._track(event)
+        await self._linked.note(event)
+        if isinstance(event, _ENDED):
+            self._connected.discard(event.session_id)
         sink = self._sinks.get(event.session_id)
         if sink is not None:
             await sink(event)
-
-    def _track(self, event: EngineEvent) -> None:
-        if isinstance(event, ConnectedEvent) and event.session_id not in self._linked:
-            self._linked.add(event.session_id)
-            self._save_cache_soon()
-        elif isinstance(event, LoggedOutEvent) and event.session_id in self._linked:
-            self._linked.discard(event.session_id)
-            self._save_cache_soon()
-        if isinstance(event, _ENDED):
-            self._connected.discard(event.session_id)
 
     def _lost(self) -> None:
         for session_id in sorted(self._connected):
@@ -198,30 +165,3 @@ class RemoteNetwork:
             )
             self._channel.post(event)
         self._connected.clear()
-
-    # -- which sessions are linked ---------------------------------------------
-
-    def _load_cache(self) -> tuple[set[str], set[str]]:
-        try:
-            data = json.loads(self._linked_cache.read_text(encoding="utf-8"))
-            return set(data["linked"]), set(data["pendingLogouts"])
-        except FileNotFoundError:
-            return set(), set()
-        except (OSError, ValueError, KeyError, TypeError):
-            logger.warning("ignoring an unreadable %s", self._linked_cache)
-            return set(), set()
-
-    def _save_cache_soon(self) -> None:
-        task = asyncio.create_task(self._save_cache())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _save_cache(self) -> None:
-        async with self._cache_lock:
-            text = json.dumps(
-                {"linked": sorted(self._linked), "pendingLogouts": sorted(self._pending_logouts)}
-            )
-            try:
-                await asyncio.to_thread(write_atomic, self._linked_cache, text)
-            except OSError:
-                logger.warning("could not keep linked sessions in %s", self._linked_cache)
