@@ -10,6 +10,7 @@ import os
 import signal
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -96,3 +97,41 @@ async def test_sessions_resume_and_queued_sends_go_out_once_after_the_host_is_ki
     received = Counter(await texts_received(client, user.headers, customer))
     assert received == Counter(expected)  # each exactly once
     assert answered and set(answered) == {200}
+
+
+def engine_hosts_of(parent: int) -> list[int]:
+    """The engine host processes ``parent`` started."""
+    hosts = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue  # ended while we looked
+        if ppid == parent and b"wagate.engines.host" in command:
+            hosts.append(int(entry.name))
+    return hosts
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_the_host_ends_with_a_gateway_killed_without_warning(gateway_process: Any) -> None:
+    gateway = gateway_process(WAGATE_ENGINE_HOSTED="sandbox")
+    gateway.start(timeout=60)
+    assert gateway.process is not None
+    hosts = engine_hosts_of(gateway.process.pid)
+    assert len(hosts) == 1, hosts
+    gateway.kill()  # no shutdown hook runs: the host notices its stdin closing
+    deadline = time.monotonic() + 15
+    while alive(hosts[0]) and time.monotonic() < deadline:
+        time.sleep(0.1)  # another process ending: nothing here to await
+    assert not alive(hosts[0]), "the engine host outlived its gateway"
