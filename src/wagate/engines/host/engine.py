@@ -49,6 +49,7 @@ logger = logging.getLogger("wagate.engines.host")
 
 RESTART_DELAYS = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)  # after 1, 2, 3... deaths in a row
 STEADY_SECONDS = 60.0  # a host that lived this long was not crash-looping
+FINISH_EVENTS_SECONDS = 30.0
 
 
 class HostedEngine:
@@ -98,7 +99,8 @@ class HostedEngine:
         self.ready.clear()
         channel, self._channel = self._channel, None
         if channel is not None:
-            await channel.close()
+            # What a dead host told us before it died is still news; at close, not.
+            await channel.close(finish_events=0.0 if self._closing else FINISH_EVENTS_SECONDS)
         process, self._process = self._process, None
         if process is not None:
             await process.stop()
@@ -113,6 +115,8 @@ class HostedEngine:
                 await self._start_host()
             except (HostStartError, EngineError) as exc:
                 logger.error("the %s engine host did not start: %s", self.name, exc)
+            except Exception:  # the supervisor must outlive anything a start does
+                logger.exception("the %s engine host did not start", self.name)
             else:
                 code = await self._process.wait() if self._process is not None else -1
                 logger.error("the %s engine host ended (exit %s); restarting it", self.name, code)

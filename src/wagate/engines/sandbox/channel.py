@@ -96,10 +96,14 @@ class Channel:
         """Hand an event to ``on_event`` after those already queued for its session."""
         self._enqueue(event, None)
 
-    async def close(self) -> None:
+    async def close(self, *, finish_events: float = 0.0) -> None:
+        """Close the socket; events already received get ``finish_events`` seconds to be
+        handled (they are news the peer may not be able to send again)."""
         socket, self._socket = self._socket, None
         if socket is not None:
             await socket.close()
+        if finish_events > 0 and self._background:
+            await asyncio.wait(set(self._background), timeout=finish_events)
         tasks = [t for t in (self._reader, *self._background) if t is not None]
         for task in tasks:
             task.cancel()
