@@ -11,8 +11,10 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from wagate.engines.whatsmeow.client import GoCalls, SessionClient
 from wagate.engines.whatsmeow.ordering import ClientTables
 
 HERE = Path(__file__).parent
@@ -69,6 +71,36 @@ async def test_a_cancelled_waiter_leaves_nothing_behind() -> None:
     await asyncio.gather(call, return_exceptions=True)
     tables.release_exclusive()
     assert await tables.exclusive(0.05)
+
+
+async def test_every_way_a_session_client_calls_go_is_ordered(tmp_path: Path) -> None:
+    """neonize's client, contact store and chat-settings store each hold a caller of
+    Go; all three must be the session's ordered calls, never neonize's own."""
+
+    class Ignore:
+        def on_qr(self, code: str) -> None: ...
+
+        def on_login_status(self, status: str) -> None: ...
+
+        def on_event(self, code: int, event: object) -> None: ...
+
+    tables = ClientTables()
+    with ThreadPoolExecutor(1) as executor:
+        calls = GoCalls(asyncio.get_running_loop(), executor, "s1", lambda _: None, tables)
+        client = SessionClient(
+            str(tmp_path / "whatsmeow.db"), Ignore(), calls, device_jid=None, device_name="t"
+        )
+        assert client._NewAClient__client is calls
+        assert client.contact._ContactStore__client is calls
+        assert client.chat_settings._ChatSettingsStore__client is calls
+        assert await tables.exclusive(1)  # a start holds the tables: a call must wait
+        lookup = asyncio.create_task(client.contact.get_all_contacts())
+        await asyncio.sleep(0.05)
+        assert not lookup.done()
+        lookup.cancel()  # before it reaches Go, which has no such client and would crash
+        await asyncio.gather(lookup, return_exceptions=True)
+        tables.release_exclusive()
+        assert tables.try_shared()  # the cancelled call left nothing behind
 
 
 def test_ids_and_sends_while_other_sessions_start_and_stop_abort_nothing(

@@ -181,6 +181,9 @@ class SessionClient(NewAClient):  # type: ignore[misc]
         super().__init__(database, props=props, uuid=uuid.uuid4().hex, new_device=True)
         self._stop_finalizer.detach()
         self._NewAClient__client = calls
+        # The contact and chat-settings stores call Go too: through the same, ordered calls.
+        self.contact._ContactStore__client = calls
+        self.chat_settings._ChatSettingsStore__client = calls
         self._callbacks = callbacks
         self.event = _Events(self, callbacks)
         if device_jid:
