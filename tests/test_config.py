@@ -33,6 +33,16 @@ def test_environment_is_read_with_the_wagate_prefix(
     assert settings.resolved_database_url == "postgresql+asyncpg://u@h/db"
 
 
+def test_whatsmeow_runs_hosted_unless_the_environment_says_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert Settings(data_dir=tmp_path).engine_hosted == ["whatsmeow"]
+    monkeypatch.setenv("WAGATE_ENGINE_HOSTED", "sandbox, whatsmeow")
+    assert Settings(data_dir=tmp_path).engine_hosted == ["sandbox", "whatsmeow"]
+    monkeypatch.setenv("WAGATE_ENGINE_HOSTED", "")
+    assert Settings(data_dir=tmp_path).engine_hosted == []
+
+
 def test_the_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
     first = Settings(data_dir=tmp_path).resolved_secret_key
     second = Settings(data_dir=tmp_path).resolved_secret_key

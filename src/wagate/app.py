@@ -97,7 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 context = EngineContext(
                     settings=settings, emit=manager.handle_event, data_dir=settings.data_dir
                 )
-                manager.add_engine(create_engine(name, context))
+                hosted = name in settings.engine_hosted
+                manager.add_engine(create_engine(name, context, hosted=hosted))
             metrics = app.state.metrics
             InboundHandler(manager, media_store, signal, settings.base_url, metrics).register()
             queue = OutboundQueue(database, manager, media_store, settings, signal, metrics)

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     engines: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["sandbox"])
+    # Engines that run in a supervised child process (docs/whatsapp.md, "Engine host"):
+    # a library that can abort its process (Go's fatal errors) never takes the gateway down.
+    engine_hosted: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["whatsmeow"])
+    engine_host_start_timeout: float = Field(default=60.0, gt=0)
     free_plan_sessions: int = Field(default=5, ge=0)
     reconnect_base_seconds: float = Field(default=1.0, gt=0)
     reconnect_max_seconds: float = Field(default=60.0, gt=0)
@@ -102,7 +106,9 @@ class Settings(BaseSettings):
     whatsmeow_history_sync: Literal["off", "recent", "full"] = "off"  # on link
     whatsmeow_history_days: int = Field(default=7, ge=1)  # what "recent" means
 
-    @field_validator("engines", "webhook_retry_delays", "trusted_proxies", mode="before")
+    @field_validator(
+        "engines", "engine_hosted", "webhook_retry_delays", "trusted_proxies", mode="before"
+    )
     @classmethod
     def _lists_from_csv(cls, value: object) -> object:
         return _split_csv(value)

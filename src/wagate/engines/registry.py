@@ -47,5 +47,11 @@ def _load(name: str) -> EngineFactory:
     return loaded
 
 
-def create_engine(name: str, context: EngineContext) -> Engine:
-    return _load(name)(context)
+def create_engine(name: str, context: EngineContext, *, hosted: bool = False) -> Engine:
+    """The engine ``name``, in this process, or in a supervised engine host when ``hosted``."""
+    factory = _load(name)  # an unknown name fails here, not in the host
+    if hosted:
+        from wagate.engines.host.engine import HostedEngine
+
+        return HostedEngine(name, context)
+    return factory(context)

@@ -1,9 +1,14 @@
-"""The sandbox's wire protocol: JSON text frames over one WebSocket per engine.
+"""The wire protocol of engines in another process: JSON text frames over one WebSocket.
+
+The remote sandbox (``wagate sandbox serve``) and the engine host
+(:mod:`wagate.engines.host`) both speak it; :mod:`.channel` is its client side.
 
 - request  ``{"id": 7, "op": "send", "args": {...}}`` (control operations are
   ``"control.<method>"``)
 - answer   ``{"id": 7, "result": ...}`` or ``{"id": 7, "error": {...}}``
-- event    ``{"event": {...}}``, pushed for the sessions this socket connected
+- event    ``{"event": {...}}``, pushed for the sessions this socket connected;
+  with an ``"id"``, the receiver answers it once the event is handled (the
+  engine host waits for that, as an engine waits for its event sink)
 
 Values go through :mod:`codec`, so dataclasses, bytes (base64) and datetimes
 arrive as they left. Errors carry their class name and are rebuilt only from
@@ -13,6 +18,8 @@ the engine errors and :class:`SandboxError`.
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from wagate.engines.base import (
@@ -29,6 +36,8 @@ from wagate.engines.base import (
 )
 from wagate.engines.sandbox import codec
 from wagate.engines.sandbox.models import SandboxError
+
+logger = logging.getLogger("wagate.engines.protocol")
 
 PROTOCOL_VERSION = 1
 CONTROL_PREFIX = "control."
@@ -79,12 +88,34 @@ def result_frame(request_id: int, result: object) -> str:
     return json.dumps({"id": request_id, "result": codec.encode(result)})
 
 
-def event_frame(event: EngineEvent) -> str:
-    return json.dumps({"event": codec.encode(event)})
+def event_frame(event: EngineEvent, event_id: int | None = None) -> str:
+    frame: dict[str, Any] = {"event": codec.encode(event)}
+    if event_id is not None:
+        frame["id"] = event_id
+    return json.dumps(frame)
 
 
 def error_frame(request_id: int | None, error: Exception) -> str:
     return json.dumps({"id": request_id, "error": error_to_wire(error)})
+
+
+async def answer(raw: str | bytes, run: Callable[[str, dict[str, Any]], Awaitable[Any]]) -> str:
+    """The answer frame to a request frame: ``run(op, args)``'s result, or its error."""
+    request_id: int | None = None
+    try:
+        request = parse_frame(raw)
+        request_id = request.get("id")
+        args = decode_value(request.get("args") or {})
+        if not isinstance(args, dict):
+            raise ProtocolError("args must be an object")
+        return result_frame(request_id or 0, await run(str(request.get("op")), args))
+    except (EngineError, SandboxError) as exc:
+        return error_frame(request_id, exc)
+    except ProtocolError as exc:
+        return error_frame(request_id, SandboxError.invalid(str(exc)))
+    except Exception as exc:
+        logger.exception("request %s failed", request_id)
+        return error_frame(request_id, exc)
 
 
 def parse_frame(raw: str | bytes) -> dict[str, Any]:

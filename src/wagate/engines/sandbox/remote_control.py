@@ -1,19 +1,30 @@
-"""The control face of a sandbox in another process: the same calls, over its socket."""
+"""The control face of a sandbox in another process: the same calls, over its socket.
+
+The other process is a sandbox server (:class:`~.remote.RemoteNetwork`) or the
+engine host running the sandbox engine (:class:`~wagate.engines.host.HostedEngine`).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from wagate.engines.base import NetworkError
 from wagate.engines.sandbox.models import SandboxError
 from wagate.engines.sandbox.protocol import CONTROL_PREFIX
-from wagate.engines.sandbox.remote import RemoteNetwork
+
+
+class ControlLine(Protocol):
+    """Where control calls go: anything that forwards a request over :mod:`.protocol`."""
+
+    url: str
+
+    async def call(self, op: str, **args: Any) -> Any: ...
 
 
 class RemoteControl:
     """Implements :class:`~wagate.engines.sandbox.ports.SandboxControl` remotely."""
 
-    def __init__(self, network: RemoteNetwork) -> None:
+    def __init__(self, network: ControlLine) -> None:
         self._network = network
 
     async def _call(self, operation: str, **args: Any) -> Any:

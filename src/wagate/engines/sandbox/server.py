@@ -20,10 +20,9 @@ from websockets.asyncio.server import serve as serve_websocket
 from websockets.exceptions import ConnectionClosed
 
 from wagate.config import Settings
-from wagate.engines.base import EngineError, EngineEvent
+from wagate.engines.base import EngineEvent
 from wagate.engines.sandbox import protocol
 from wagate.engines.sandbox.control import LocalControl
-from wagate.engines.sandbox.models import SandboxError
 from wagate.engines.sandbox.network import DEFAULT_MAX_MESSAGES_PER_PHONE, SandboxNetwork
 from wagate.engines.sandbox.ports import CONTROL_OPERATIONS
 
@@ -67,22 +66,7 @@ class _Peer:
                 await self._network.disconnect(session_id, sink=self.push)
 
     async def _answer(self, raw: str | bytes) -> None:
-        request_id: int | None = None
-        try:
-            request = protocol.parse_frame(raw)
-            request_id = request.get("id")
-            args = protocol.decode_value(request.get("args") or {})
-            if not isinstance(args, dict):
-                raise protocol.ProtocolError("args must be an object")
-            result = await self._run(str(request.get("op")), args)
-            frame = protocol.result_frame(request_id or 0, result)
-        except (EngineError, SandboxError) as exc:
-            frame = protocol.error_frame(request_id, exc)
-        except protocol.ProtocolError as exc:
-            frame = protocol.error_frame(request_id, SandboxError.invalid(str(exc)))
-        except Exception as exc:
-            logger.exception("request %s failed", request_id)
-            frame = protocol.error_frame(request_id, exc)
+        frame = await protocol.answer(raw, self._run)
         with contextlib.suppress(ConnectionClosed):
             await self._send(frame)
 

@@ -36,6 +36,7 @@ from neonize.utils.log import log as neonize_log
 from wagate.engines.base import NotConnectedError
 from wagate.engines.whatsmeow.executor import run_in_daemon_thread
 from wagate.engines.whatsmeow.history import HISTORY_EVENT, device_props
+from wagate.engines.whatsmeow.ordering import ClientTables
 
 logger = logging.getLogger(__name__)
 
@@ -80,9 +81,11 @@ class GoCalls:
         executor: Executor,
         name: str,
         on_return: Callable[[str | None], None],
+        tables: ClientTables,
     ) -> None:
         self._loop = loop
         self._executor = executor
+        self._tables = tables
         self._name = name
         self._on_return = on_return
         self._in_flight = 0
@@ -129,9 +132,7 @@ class GoCalls:
         self._in_flight += 1
         self.idle.clear()
         try:
-            return await self._loop.run_in_executor(
-                self._executor, functools.partial(function, *args)
-            )
+            return await self._tables.call(self._executor, function, *args)
         finally:
             self._in_flight -= 1
             if self._in_flight == 0:
@@ -184,6 +185,9 @@ class SessionClient(NewAClient):  # type: ignore[misc]
         super().__init__(database, props=props, uuid=uuid.uuid4().hex, new_device=True)
         self._stop_finalizer.detach()
         self._NewAClient__client = calls
+        # The contact and chat-settings stores call Go too: through the same, ordered calls.
+        self.contact._ContactStore__client = calls
+        self.chat_settings._ChatSettingsStore__client = calls
         self._callbacks = callbacks
         codes = SUBSCRIBED_EVENTS + ((HISTORY_EVENT,) if history != "off" else ())
         self.event = _Events(self, callbacks, codes)

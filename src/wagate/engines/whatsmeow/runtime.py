@@ -46,7 +46,7 @@ from wagate.engines.whatsmeow.shared import SessionMemory, Shared, probe
 
 logger = logging.getLogger(__name__)
 
-GATE_SECONDS = 0.5  # how long a start may hold the gate while Go sets up its tables
+GATE_SECONDS = 0.5  # how long a start holds the tables while Go sets them up, at most
 DRAIN_SECONDS = 10.0  # how long a stop waits for calls in flight
 QR_CODES = 6  # whatsmeow's QR channel hands out six codes before it gives up
 
@@ -140,7 +140,9 @@ class SessionRun:
             )
             await self._end()
             return
-        self.calls = GoCalls(self._loop, self.shared.executor, self.session_id, self._go_return)
+        self.calls = GoCalls(
+            self._loop, self.shared.executor, self.session_id, self._go_return, self.shared.tables
+        )
         self.client = self.shared.factory.new_session_client(
             self,
             self.calls,
@@ -149,7 +151,14 @@ class SessionRun:
             history=settings.whatsmeow_history_sync,
             history_days=settings.whatsmeow_history_days,
         )
-        await self.shared.gate.acquire()
+        # Go writes its client tables as the Neonize call begins; until a sign of
+        # life (or GATE_SECONDS) no other call may read them.
+        if not await self.shared.tables.exclusive(DRAIN_SECONDS):
+            detail = "calls of other sessions did not finish in time; trying again later"
+            reason = DisconnectReason.NETWORK
+            await self.emit(DisconnectedEvent(self.session_id, reason, False, detail))
+            await self._end()
+            return
         self._gate_held = True
         self._gate_timer = self._loop.call_later(GATE_SECONDS, self._release_gate)
         self._watchdog = self._loop.call_later(
@@ -174,10 +183,14 @@ class SessionRun:
             self._gate_timer = None
         if self._gate_held:
             self._gate_held = False
-            self.shared.gate.release()
+            self.shared.tables.release_exclusive()
 
     def _sign_of_life(self) -> None:
+        """Go handed something over: it has set up its tables for this client."""
         self._release_gate()
+        self._stop_watchdog()
+
+    def _stop_watchdog(self) -> None:
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
@@ -305,9 +318,7 @@ class SessionRun:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.calls.idle.wait(), DRAIN_SECONDS)
             if self.calls.idle.is_set():
-                async with self.shared.gate:
-                    self._go_stopped = True
-                    await self._go(SessionClientFactory.go_stop, self.client.go_id)
+                await self._go_stop(self.client.go_id)
         await self._end()
 
     def _failure(self, error: str) -> EngineEvent:
@@ -347,9 +358,7 @@ class SessionRun:
         calls.close()
         await self._go(SessionClientFactory.go_disconnect, client.go_id)
         await calls.idle.wait()  # a call queued after Stop would find no client and crash Go
-        async with self.shared.gate:
-            self._go_stopped = True
-            await self._go(SessionClientFactory.go_stop, client.go_id)
+        await self._go_stop(client.go_id)
         # the Go call returns now; its "ended" item finishes the run
 
     async def _abandon(self) -> None:
@@ -367,7 +376,9 @@ class SessionRun:
         await self._end()
 
     async def _end(self) -> None:
-        self._sign_of_life()
+        # Not a sign of life: an abandoned Go call may still be writing its tables,
+        # so the start's hold lasts until Go speaks or GATE_SECONDS pass.
+        self._stop_watchdog()
         self.phase = Phase.ENDED
         self.connected = False
         if self.client is not None:
@@ -393,6 +404,25 @@ class SessionRun:
     # -- helpers ---------------------------------------------------------------------
 
     async def _go(self, function: Callable[[bytes], None], go_id: bytes) -> None:
+        """A call that reads Go's client tables (``Disconnect``)."""
+        try:
+            await self.shared.tables.call(self.shared.executor, function, go_id)
+        except Exception:
+            logger.exception("whatsmeow %s: %s failed", self.session_id, function.__name__)
+
+    async def _go_stop(self, go_id: bytes) -> None:
+        """``Stop`` deletes from Go's client tables: nothing else may touch them meanwhile."""
+        if not await self.shared.tables.exclusive(DRAIN_SECONDS):
+            # Left in Go's tables (its socket is closed): a leak, never a crash.
+            logger.warning("whatsmeow %s: calls in flight kept Stop from running", self.session_id)
+            return
+        try:
+            self._go_stopped = True
+            await self._go_unordered(SessionClientFactory.go_stop, go_id)
+        finally:
+            self.shared.tables.release_exclusive()
+
+    async def _go_unordered(self, function: Callable[[bytes], None], go_id: bytes) -> None:
         try:
             await self._loop.run_in_executor(self.shared.executor, function, go_id)
         except Exception:

@@ -182,11 +182,15 @@ class WhatsmeowSessions:
         """whatsmeow's own id format (``3EB0`` + 18 hex digits)."""
         run = self._runs.get(session_id)
         client = run.usable_client() if run is not None else None
-        if client is not None:
+        # Go reads its client tables here, on the loop: only while no start or stop
+        # holds them; otherwise the same format is made below.
+        if client is not None and run is not None and run.shared.tables.try_shared():
             try:
                 return SessionClientFactory.generate_message_id(client)
             except Exception:  # fall back to the same format below
                 logger.debug("whatsmeow %s: id generator failed", session_id, exc_info=True)
+            finally:
+                run.shared.tables.release_shared()
         seed = time.time_ns().to_bytes(8, "big") + session_id.encode() + os.urandom(16)
         return "3EB0" + hashlib.sha256(seed).hexdigest()[:18].upper()
 

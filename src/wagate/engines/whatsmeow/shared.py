@@ -13,6 +13,7 @@ from wagate.engines.base import EventSink
 from wagate.engines.whatsmeow import incoming
 from wagate.engines.whatsmeow.client import SessionClientFactory
 from wagate.engines.whatsmeow.executor import DaemonExecutor
+from wagate.engines.whatsmeow.ordering import ClientTables
 from wagate.engines.whatsmeow.proxy import WHATSAPP_HOST, WHATSAPP_PORT, whatsmeow_proxy
 from wagate.engines.whatsmeow.store import DeviceStore
 
@@ -31,7 +32,7 @@ class Shared:
     factory: SessionClientFactory
     executor: DaemonExecutor
     linked: dict[str, str]  # session id -> device JID, mirror of the store
-    gate: asyncio.Lock = field(default_factory=asyncio.Lock)  # serializes Go table writes
+    tables: ClientTables = field(default_factory=ClientTables)  # orders calls, starts, stops
     background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def spawn(self, coroutine: Any) -> asyncio.Task[Any]:
