@@ -318,7 +318,7 @@ async def offline_runs(make_context: Any, recorder: Recorder) -> AsyncIterator[A
             if not returned.done():
                 returned.set_result(error)
 
-        calls = GoCalls(loop, executor, "s1", go_returned)
+        calls = GoCalls(loop, executor, "s1", go_returned, shared.tables)
         client = shared.factory.new_session_client(
             run, calls, device_jid=OFFLINE_DEVICE, device_name="wagate"
         )

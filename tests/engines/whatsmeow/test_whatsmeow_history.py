@@ -134,7 +134,9 @@ def test_what_the_device_asks_for_when_linking() -> None:
 
 async def test_history_events_are_listened_to_only_when_asked(shared: Shared) -> None:
     run = SessionRun(shared, "s1", handle_inbound)
-    calls = GoCalls(asyncio.get_running_loop(), shared.executor, "s1", lambda _error: None)
+    calls = GoCalls(
+        asyncio.get_running_loop(), shared.executor, "s1", lambda _error: None, shared.tables
+    )
     for history, listens in (("off", False), ("recent", True)):
         client = shared.factory.new_session_client(
             run, calls, device_jid=None, device_name="wagate", history=history

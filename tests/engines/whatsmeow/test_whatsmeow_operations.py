@@ -227,7 +227,9 @@ async def test_postgres_connections_neonize_keeps_are_counted_and_warned(
 
     factory = SessionClientFactory("postgres://wagate@127.0.0.1:1/wagate?sslmode=disable")
     run = SessionRun(shared, "s1", handle_inbound)
-    calls = GoCalls(asyncio.get_running_loop(), shared.executor, "s1", lambda _error: None)
+    calls = GoCalls(
+        asyncio.get_running_loop(), shared.executor, "s1", lambda _error: None, shared.tables
+    )
     with caplog.at_level(logging.WARNING, "wagate.engines.whatsmeow.client"):
         for _ in range(POOL_WARNING * 2):
             client = factory.new_session_client(run, calls, device_jid=None, device_name="w")
