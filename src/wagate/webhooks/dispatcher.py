@@ -7,7 +7,9 @@ retry is due, and at least every ``webhook_poll_seconds`` (events written by
 another process). A worker sends its delivery, records the result and, in the
 same transaction, claims that webhook's next due delivery, so a busy webhook
 streams without a trip through the loop per event; one worker per webhook is
-what keeps a webhook's events in order.
+what keeps a healthy webhook's events in order. A failed event waits for its
+own retry while the ones after it go on; a webhook that is down (or asked to
+wait) is held as a whole, see :mod:`wagate.webhooks.outcomes`.
 
 Claims are leases: a process killed mid-attempt leaves a delivery whose lease
 lapses, and it is then due again, here or in any other process. A clean
@@ -141,7 +143,7 @@ class WebhookDispatcher:
             webhooks = (
                 {w.id: w for w in await WebhookRepository(db).by_ids(webhook_ids)} if rows else {}
             )
-            due_at = await deliveries.next_due_at()
+            due_at = await deliveries.next_due_at(now)
         for row in rows:
             task = asyncio.create_task(self._work(Target.of(row, webhooks[row.webhook_id])))
             self._workers[task] = row.id
@@ -212,9 +214,9 @@ class WebhookDispatcher:
                 policy=self.policy,
                 signal=self.signal,
             )
-            if endpoint is None or not endpoint.is_active or self._closing:
+            if endpoint is None or not endpoint.is_active or endpoint.held or self._closing:
                 return None
-            following = await DeliveryRepository(db).claim_head(
+            following = await DeliveryRepository(db).claim_next(
                 row.webhook_id, now, now + self.lease
             )
             if following is None:

@@ -42,6 +42,7 @@ def _delivery(history: service.DeliveryHistory) -> DeliveryItem:
     return DeliveryItem(
         deliveryId=str(delivery.id),
         eventId=str(delivery.event_id),
+        sequence=delivery.event_seq,
         eventType=delivery.event_type,
         status=delivery.status,
         attempts=delivery.attempts,

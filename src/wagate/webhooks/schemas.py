@@ -72,6 +72,7 @@ class AttemptItem(BaseModel):
 class DeliveryItem(BaseModel):
     deliveryId: str
     eventId: str
+    sequence: int
     eventType: str
     status: str
     attempts: int

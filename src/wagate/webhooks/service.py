@@ -130,6 +130,7 @@ async def update(
         webhook.disabled_reason = None
         webhook.failed_attempts = 0
         webhook.failing_since = None
+        webhook.hold_until = None
         await DeliveryRepository(db).hurry_pending(webhook.id, utcnow())
         if signal is not None:
             after_commit(db, signal.notify)
@@ -217,8 +218,8 @@ async def retry(
     delivery_id: uuid.UUID,
     signal: OutboxSignal | None = None,
 ) -> WebhookDelivery:
-    """Send a delivery again now, whatever became of it. It keeps its place in
-    the webhook's order: later events wait until it succeeds or gives up."""
+    """Send a delivery again now, whatever became of it: it is the webhook's
+    next request (after any one in flight), even if the webhook was holding."""
     webhook = await get_owned(db, user, webhook_id)
     delivery = await DeliveryRepository(db).get_for(webhook, delivery_id)
     if delivery is None:
@@ -227,6 +228,7 @@ async def retry(
         raise AppError(ErrorCode.CONFLICT, "This delivery is being attempted right now")
     delivery.status = DeliveryStatus.PENDING
     delivery.next_attempt_at = utcnow()
+    webhook.hold_until = None
     delivery.finished_at = None
     await db.flush()
     if signal is not None:
