@@ -24,12 +24,11 @@ import logging
 import uuid
 from datetime import timedelta
 
-import httpx
-
 from wagate.analytics.metrics import Metrics
 from wagate.config import Settings
 from wagate.events.service import OutboxSignal
-from wagate.net.fetch import create_guarded_client
+from wagate.net.fetch import GuardedClients
+from wagate.net.policy import url_reach
 from wagate.storage.base import utcnow
 from wagate.storage.db import Database, is_sqlite
 from wagate.webhooks.outcomes import Outcome, RetryPolicy, record_outcome
@@ -53,7 +52,6 @@ class WebhookDispatcher:
         database: Database,
         settings: Settings,
         signal: OutboxSignal,
-        client: httpx.AsyncClient | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self.database = database
@@ -68,12 +66,10 @@ class WebhookDispatcher:
         self.lease = timedelta(seconds=settings.webhook_timeout + _LEASE_MARGIN)
         self.postgres = not is_sqlite(database.url)
         self.relay = WebhookRelay(database, postgres=self.postgres)
-        self._owns_client = client is None
-        self.client = client or create_guarded_client(
-            allow_private=settings.allow_private_urls, timeout=settings.webhook_timeout
-        )
+        self.settings = settings
+        self.clients = GuardedClients(timeout=settings.webhook_timeout)
         self.sender = WebhookSender(
-            self.client,
+            self.clients,
             timeout=settings.webhook_timeout,
             instance_secret=settings.resolved_secret_key,
         )
@@ -108,8 +104,7 @@ class WebhookDispatcher:
                 logger.exception("could not hand back %d webhook claims", len(claimed))
         if self._wake is not None:
             self.signal.unsubscribe(self._wake)
-        if self._owns_client:
-            await self.client.aclose()
+        await self.clients.aclose()
 
     # -- the loop -----------------------------------------------------------
 
@@ -140,12 +135,15 @@ class WebhookDispatcher:
                 now, now + self.lease, free, skip_locked=self.postgres
             )
             webhook_ids = {row.webhook_id for row in rows}
-            webhooks = (
-                {w.id: w for w in await WebhookRepository(db).by_ids(webhook_ids)} if rows else {}
-            )
+            owned = await WebhookRepository(db).by_ids_with_owner(webhook_ids) if rows else []
             due_at = await deliveries.next_due_at(now)
+        webhooks = {
+            webhook.id: (webhook, url_reach(self.settings, is_admin=owner_is_admin))
+            for webhook, owner_is_admin in owned
+        }
         for row in rows:
-            task = asyncio.create_task(self._work(Target.of(row, webhooks[row.webhook_id])))
+            webhook, reach = webhooks[row.webhook_id]
+            task = asyncio.create_task(self._work(Target.of(row, webhook, reach)))
             self._workers[task] = row.id
             task.add_done_callback(self._worker_ended)
         if due_at is None:
@@ -222,7 +220,11 @@ class WebhookDispatcher:
             if following is None:
                 return None
             return Target(
-                following, endpoint.url, endpoint.secret_encrypted, endpoint.send_secret_header
+                following,
+                endpoint.url,
+                endpoint.secret_encrypted,
+                endpoint.send_secret_header,
+                target.reach,
             )
 
 

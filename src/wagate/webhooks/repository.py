@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, sel
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.util import AliasedClass
 
+from wagate.auth.models import User
 from wagate.storage.repository import RepositoryBase
 from wagate.webhooks.models import (
     DeliveryStatus,
@@ -68,11 +69,20 @@ class WebhookRepository(RepositoryBase[Webhook]):
             statement = statement.where(Webhook.session_id == session_id)
         return list(await self.get_all(statement))
 
-    async def by_ids(self, webhook_ids: Iterable[uuid.UUID]) -> list[Webhook]:
-        """Unscoped: for the dispatcher, which acts for the gateway, not for a user."""
-        return list(
-            await self.get_all(self.base_statement().where(Webhook.id.in_(list(webhook_ids))))
+    async def by_ids_with_owner(
+        self, webhook_ids: Iterable[uuid.UUID]
+    ) -> list[tuple[Webhook, bool]]:
+        """Each webhook and whether its owner is an administrator (whose URLs
+        reach further). Unscoped: for the dispatcher, which acts for the gateway."""
+        statement = (
+            select(Webhook, User.is_admin)
+            .join(User, User.id == Webhook.user_id)
+            .where(Webhook.id.in_(list(webhook_ids)))
         )
+        return [
+            (webhook, bool(admin))
+            for webhook, admin in (await self.session.execute(statement)).all()
+        ]
 
     async def active_for_sessions(self, session_ids: Iterable[uuid.UUID]) -> list[Webhook]:
         """Unscoped: for the relay, which fans each session's events out."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from wagate.deps import ClientAddress, CurrentUser, DbSession, SettingsDep, Signal, parse_id
+from wagate.net.policy import url_reach
 from wagate.schemas import API_PREFIX, Envelope, MessageEnvelope, ok
 from wagate.webhooks import service
 from wagate.webhooks.models import DeliveryStatus, Webhook
@@ -81,7 +82,7 @@ async def create_webhook(
         events=body.events,
         send_secret_header=body.sendSecretHeader,
         instance_secret=settings.resolved_secret_key,
-        allow_private=settings.allow_private_urls,
+        reach=url_reach(settings, is_admin=user.is_admin),
         ip_address=ip,
     )
     webhook = created.webhook
@@ -123,7 +124,7 @@ async def update_webhook(
         events=body.events,
         is_active=body.isActive,
         send_secret_header=body.sendSecretHeader,
-        allow_private=settings.allow_private_urls,
+        reach=url_reach(settings, is_admin=user.is_admin),
         signal=signal,
         ip_address=ip,
     )

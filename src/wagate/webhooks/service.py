@@ -18,7 +18,7 @@ from wagate.auth.models import User
 from wagate.errors import AppError, ErrorCode, not_found
 from wagate.events.models import OutboxEvent
 from wagate.events.service import OutboxSignal, record_event
-from wagate.net.ssrf import UnsafeURLError, check_url
+from wagate.net.ssrf import Reach, UnsafeURLError, check_url
 from wagate.sessions import service as sessions_service
 from wagate.storage.base import utcnow
 from wagate.storage.db import after_commit
@@ -52,9 +52,9 @@ def _events(names: Sequence[str]) -> list[str]:
         ) from exc
 
 
-async def _checked_url(url: str, *, allow_private: bool) -> str:
+async def _checked_url(url: str, *, reach: Reach) -> str:
     try:
-        await check_url(url, allow_private=allow_private)
+        await check_url(url, reach=reach)
     except UnsafeURLError as exc:
         raise AppError(ErrorCode.VALIDATION_ERROR, f"url: {exc.reason}") from exc
     return url
@@ -69,12 +69,12 @@ async def create(
     events: Sequence[str],
     send_secret_header: bool,
     instance_secret: str,
-    allow_private: bool,
+    reach: Reach,
     ip_address: str | None = None,
 ) -> WebhookWithSecret:
     session = await sessions_service.get_owned(db, user, session_id)
     subscribed = _events(events)
-    await _checked_url(url, allow_private=allow_private)
+    await _checked_url(url, reach=reach)
     secret = generate_secret()
     webhook = Webhook(
         user_id=user.id,
@@ -112,7 +112,7 @@ async def update(
     events: Sequence[str] | None,
     is_active: bool | None,
     send_secret_header: bool | None,
-    allow_private: bool,
+    reach: Reach,
     signal: OutboxSignal | None = None,
     ip_address: str | None = None,
 ) -> Webhook:
@@ -122,10 +122,12 @@ async def update(
     if events is not None:
         webhook.events = _events(events)
     if url is not None:
-        webhook.url = await _checked_url(url, allow_private=allow_private)
+        webhook.url = await _checked_url(url, reach=reach)
     if send_secret_header is not None:
         webhook.send_secret_header = send_secret_header
     if is_active is True and not webhook.is_active:
+        # Refused by the policy before? Say so now, not with another refused delivery.
+        await _checked_url(webhook.url, reach=reach)
         webhook.is_active = True
         webhook.disabled_reason = None
         webhook.failed_attempts = 0
