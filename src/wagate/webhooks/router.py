@@ -34,6 +34,7 @@ def _item(webhook: Webhook) -> WebhookItem:
         created_at=webhook.created_at,
         send_secret_header=webhook.send_secret_header,
         last_success_at=webhook.last_success_at,
+        hold_until=webhook.hold_until,
         disabled_reason=webhook.disabled_reason,
     )
 

@@ -41,6 +41,8 @@ class WebhookItem(BaseModel):
     created_at: ApiDateTime
     send_secret_header: bool
     last_success_at: ApiDateTime | None
+    # Set while the endpoint is down (or asked to wait): nothing goes out before it.
+    hold_until: ApiDateTime | None = None
     disabled_reason: str | None
 
 
