@@ -16,10 +16,10 @@ import pytest
 
 pytestmark = pytest.mark.both_databases
 
-TIMEOUT = 1.0
+TIMEOUT = 2.0
 # Prompt for a healthy endpoint, even on a loaded 2-core machine: well under the
 # hostile endpoints' timeout and retry delays, which would show if they blocked it.
-PROMPT = 0.9
+PROMPT = 1.5
 MESSAGES = 4
 
 
