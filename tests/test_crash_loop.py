@@ -178,6 +178,9 @@ async def _write_in_steadily(control: RemoteControl, ledger: Ledger, stop: async
         await asyncio.sleep(0.08)
 
 
+# Each round is a kill and a start (several seconds on a loaded machine), then
+# the checker waits up to a minute and a half for the last deliveries.
+@pytest.mark.timeout(150 + 30 * ROUNDS)
 async def test_crash_loop_keeps_every_invariant(
     gateway_process: Callable[..., Any], sandbox_process: Any, tmp_path: Path
 ) -> None:
