@@ -50,6 +50,7 @@ async def test_every_event_type_arrives_signed(
     assert hook["secret"].startswith("whsec_")
     seen: dict[str, list[dict[str, Any]]] = {}
     ids: set[str] = set()
+    sequences: list[int] = []
 
     async def collect_until(event: str) -> None:
         while event not in seen:
@@ -58,6 +59,8 @@ async def test_every_event_type_arrives_signed(
             body = request.json
             assert body["sessionId"] == session_id
             assert isinstance(body["timestamp"], int)
+            assert isinstance(body["sequence"], int)
+            sequences.append(body["sequence"])
             assert body["id"] not in ids, "every event has an id of its own"
             ids.add(body["id"])
             seen.setdefault(body["event"], []).append(body)
@@ -86,6 +89,8 @@ async def test_every_event_type_arrives_signed(
     await collect_until("session.disconnected")
 
     assert set(seen) >= ALL_TYPES
+    # A healthy endpoint gets the session's events in order, each with its own number.
+    assert sequences == sorted(set(sequences))
     [received] = [m for m in seen["message.received"] if m["messageId"] == incoming_id]
     assert received["text"] == "Hi there ✓ 👋"
     assert received["type"] == "conversation"
