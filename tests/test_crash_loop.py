@@ -241,7 +241,7 @@ async def test_crash_loop_keeps_every_invariant(
             f"accepted sends that never reached the phone: {missing[:10]}"
         ) from None
     with contextlib.suppress(AssertionError):
-        await _eventually(every_inbound_delivered, "every inbound message at the receiver", 20)
+        await _eventually(every_inbound_delivered, "every inbound message at the receiver", 10)
 
     arrived = Counter(await phone_texts())
     twice = [t for t, n in arrived.items() if n > 1]
