@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format bench demo clean
+.PHONY: install run test lint format bench soak demo clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "wagate needs Python 3.11 or newer")'
@@ -35,6 +35,10 @@ lint: install
 format: install
 	$(BIN)/ruff check --fix src tests bench
 	$(BIN)/ruff format src tests bench
+
+# The crash loop of the suite, run long: the gateway killed and restarted many times.
+soak: install
+	WAGATE_CRASH_LOOP_ROUNDS=$${WAGATE_CRASH_LOOP_ROUNDS:-40} $(BIN)/pytest tests/test_crash_loop.py -p no:randomly -rxX
 
 bench: install
 	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -34,7 +34,7 @@ from wagate.messages.queue import OutboundQueue
 from wagate.messages.router import router as messages_router
 from wagate.messages.send_router import router as send_router
 from wagate.messages.upload_limits import UploadLimitMiddleware, upload_limits
-from wagate.net.fetch import create_guarded_client
+from wagate.net.fetch import GuardedClients
 from wagate.net.forwarded import TrustedProxies
 from wagate.sessions.manager import SessionManager
 from wagate.sessions.router import router as sessions_router
@@ -86,10 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await migrate(database)
             await bootstrap_admin(database, settings)
 
-            http_client = create_guarded_client(
-                allow_private=settings.allow_private_urls, timeout=settings.media_fetch_timeout
-            )
-            stack.push_async_callback(http_client.aclose)
+            http_clients = GuardedClients(timeout=settings.media_fetch_timeout)
+            stack.push_async_callback(http_clients.aclose)
             signal = OutboxSignal()
             media_store = MediaStore(settings.data_dir / "media")
             manager = SessionManager(database, settings, signal)
@@ -104,7 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             queue = OutboundQueue(database, manager, media_store, settings, signal, metrics)
 
             app.state.database = database
-            app.state.http_client = http_client
+            app.state.http_clients = http_clients
             app.state.outbox_signal = signal
             app.state.media_store = media_store
             app.state.session_manager = manager

@@ -39,7 +39,11 @@ class Settings(BaseSettings):
     admin_email: str = "admin@example.com"
     admin_password: str | None = None
     allow_registration: bool = True
+    # Other users' webhooks and media URLs may reach loopback and private
+    # ranges, as the administrator's always may (docs/webhooks.md).
     allow_private_urls: bool = False
+    # Link-local and cloud metadata addresses, for whoever may reach private ones.
+    allow_link_local_urls: bool = False
     rate_limit_enabled: bool = True
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"

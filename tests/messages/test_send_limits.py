@@ -157,6 +157,32 @@ async def test_a_redirect_to_a_metadata_address_is_not_followed_even_with_privat
     assert "mediaUrl" in response.json()["error"]["message"]
 
 
+async def test_the_administrators_sessions_fetch_media_beside_the_gateway(
+    client: httpx.AsyncClient, session_tools: Any, media_server: str
+) -> None:
+    """Without WAGATE_ALLOW_PRIVATE_URLS the administrator's own sessions still
+    reach a loopback server; never a metadata address, even by a redirect."""
+    login = await client.post(
+        "/api/v1/auth/login", json={"email": "admin@example.com", "password": "admin-password-1"}
+    )
+    admin = {"Authorization": f"Bearer {login.json()['data']['token']}"}
+    linked = await session_tools.link(admin)
+    customer = await session_tools.phone(admin)
+    fetched = await client.post(
+        "/api/v1/messages/send-image",
+        json={"to": customer, "mediaUrl": f"{media_server}/logo.png"},
+        headers={"x-api-key": linked.api_key},
+    )
+    assert fetched.status_code == 200, fetched.text
+    redirected = await client.post(
+        "/api/v1/messages/send-image",
+        json={"to": customer, "mediaUrl": f"{media_server}/redirect"},
+        headers={"x-api-key": linked.api_key},
+    )
+    assert redirected.status_code == 400, redirected.text
+    assert "WAGATE_ALLOW_LINK_LOCAL_URLS" in redirected.json()["error"]["message"]
+
+
 async def test_history_filters_and_pagination(
     client: httpx.AsyncClient, user: Any, linked: Any, session_tools: Any
 ) -> None:

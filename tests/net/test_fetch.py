@@ -26,6 +26,7 @@ from wagate.net import (
     FetchStatusError,
     FetchTimeoutError,
     MediaTooLargeError,
+    Reach,
     TooManyRedirectsError,
     UnsafeURLError,
     create_guarded_client,
@@ -196,7 +197,7 @@ def internal(serve: Callable[[str], Server]) -> Server:
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     async with create_guarded_client(
-        allow_private=False, timeout=10, allowed_networks=ALLOWED
+        reach=Reach.PUBLIC, timeout=10, allowed_networks=ALLOWED
     ) as guarded:
         yield guarded
 
@@ -207,7 +208,7 @@ async def _fetch(
     *,
     max_bytes: int = 1024 * 1024,
     timeout: float = 10,
-    allow_private: bool = False,
+    reach: Reach = Reach.PUBLIC,
     max_redirects: int = 5,
 ) -> object:
     return await fetch_media(
@@ -215,7 +216,7 @@ async def _fetch(
         url,
         max_bytes=max_bytes,
         timeout=timeout,
-        allow_private=allow_private,
+        reach=reach,
         max_redirects=max_redirects,
         allowed_networks=ALLOWED,
     )
@@ -229,7 +230,7 @@ async def test_fetches_media_with_its_type_and_name(
         f"{public.base_url}/media/holiday%20photo.jpg",
         max_bytes=len(PHOTO),
         timeout=10,
-        allow_private=False,
+        reach=Reach.PUBLIC,
         allowed_networks=ALLOWED,
     )
     assert media.data == PHOTO
@@ -256,7 +257,7 @@ async def test_filenames_are_bare_names(
         f"{public.base_url}/download?cd={quote(disposition)}",
         max_bytes=1000,
         timeout=10,
-        allow_private=False,
+        reach=Reach.PUBLIC,
         allowed_networks=ALLOWED,
     )
     assert media.data == b"%PDF-1.7"
@@ -271,7 +272,7 @@ async def test_follows_redirects(client: httpx.AsyncClient, public: Server, stat
         f"{public.base_url}/redirect?status={status}&to=/media/final.jpg",
         max_bytes=len(PHOTO),
         timeout=10,
-        allow_private=False,
+        reach=Reach.PUBLIC,
         allowed_networks=ALLOWED,
     )
     assert media.data == PHOTO
@@ -334,15 +335,15 @@ async def test_allow_private_reaches_everything_local(
         urls.append(f"{loopback6.base_url}/media/d.jpg")
     except OSError:
         pass  # no IPv6 loopback on this machine
-    async with create_guarded_client(allow_private=True, timeout=10) as local_client:
+    async with create_guarded_client(reach=Reach.ANY, timeout=10) as local_client:
         for url in urls:
             media = await fetch_media(
-                local_client, url, max_bytes=len(PHOTO), timeout=10, allow_private=True
+                local_client, url, max_bytes=len(PHOTO), timeout=10, reach=Reach.ANY
             )
             assert media.data == PHOTO
         with pytest.raises(BlockedURLError, match="scheme"):
             await fetch_media(
-                local_client, "file:///etc/passwd", max_bytes=10, timeout=10, allow_private=True
+                local_client, "file:///etc/passwd", max_bytes=10, timeout=10, reach=Reach.ANY
             )
 
 
@@ -401,14 +402,14 @@ async def test_connection_failures() -> None:
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
-    async with create_guarded_client(allow_private=True, timeout=5) as local_client:
+    async with create_guarded_client(reach=Reach.ANY, timeout=5) as local_client:
         with pytest.raises(FetchConnectionError):
             await fetch_media(
                 local_client,
                 f"http://127.0.0.1:{port}/",
                 max_bytes=10,
                 timeout=5,
-                allow_private=True,
+                reach=Reach.ANY,
             )
 
 

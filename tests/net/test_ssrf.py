@@ -29,6 +29,7 @@ import pytest
 from wagate.net import (
     AddressPolicy,
     GuardedTransport,
+    Reach,
     UnresolvableHostError,
     UnsafeURLError,
     check_url,
@@ -107,31 +108,80 @@ PUBLIC_URLS = [
 ]
 
 
+# What a receiver beside a self-hosted gateway lives on: reachable with Reach.PRIVATE.
+PRIVATE_URLS = [
+    "http://127.0.0.1:8080/hook",
+    "http://localhost/",
+    "http://10.1.2.3/",
+    "http://172.31.255.255/",
+    "http://192.168.1.1/",
+    "http://100.64.0.1/",  # carrier-grade NAT: Tailscale and the like
+    "http://[::1]/",
+    "http://[fd12:3456:789a::1]/",
+    "http://[::ffff:10.0.0.1]/",
+]
+# Never reachable with Reach.PRIVATE: link-local, cloud metadata and the odd ranges.
+STILL_REFUSED_URLS = [
+    "http://169.254.169.254/latest/meta-data/",
+    "http://169.254.0.1/",
+    "http://[fe80::1]/",
+    "http://[::ffff:169.254.169.254]/",
+    "http://[64:ff9b::a9fe:a9fe]/",
+    "http://100.100.100.200/",  # Alibaba's metadata service, inside 100.64/10
+    "http://[fd00:ec2::254]/",  # AWS's IPv6 metadata service, inside fc00::/7
+    "http://0.0.0.0/",
+    "http://224.0.0.1/",
+    "http://[ff02::1]/",
+]
+
+
 @pytest.mark.parametrize("url", FORBIDDEN_URLS)
 async def test_non_public_addresses_are_refused(url: str) -> None:
     with pytest.raises(UnsafeURLError) as caught:
-        await check_url(url, allow_private=False)
-    assert "address" in caught.value.reason
+        await check_url(url, reach=Reach.PUBLIC)
+    assert "is not allowed" in caught.value.reason
+    assert "WAGATE_ALLOW_PRIVATE_URLS" in caught.value.reason
+
+
+@pytest.mark.parametrize("url", PRIVATE_URLS)
+async def test_private_reach_gets_loopback_and_private_ranges(url: str) -> None:
+    await check_url(url, reach=Reach.PRIVATE)
+
+
+@pytest.mark.parametrize("url", STILL_REFUSED_URLS)
+async def test_private_reach_still_refuses_link_local_and_metadata(url: str) -> None:
+    with pytest.raises(UnsafeURLError) as caught:
+        await check_url(url, reach=Reach.PRIVATE)
+    assert "WAGATE_ALLOW_LINK_LOCAL_URLS" in caught.value.reason
+
+
+async def test_a_refusal_does_not_say_what_a_name_resolves_to() -> None:
+    async def resolver(host: str, port: int) -> list[str]:
+        return ["10.20.30.40"]
+
+    with pytest.raises(UnsafeURLError) as caught:
+        await check_url("http://intranet.example/", reach=Reach.PUBLIC, resolver=resolver)
+    assert "intranet.example is not allowed" in caught.value.reason
+    assert "10.20.30.40" not in caught.value.reason
+    assert "private address" not in caught.value.reason
 
 
 @pytest.mark.parametrize("url", FORBIDDEN_URLS)
-async def test_allow_private_lets_every_address_through(url: str) -> None:
-    await check_url(url, allow_private=True)
+async def test_any_reach_lets_every_address_through(url: str) -> None:
+    await check_url(url, reach=Reach.ANY)
 
 
 @pytest.mark.parametrize("url", FORBIDDEN_FORMS)
-@pytest.mark.parametrize("allow_private", [False, True])
-async def test_bad_url_forms_are_refused_even_with_allow_private(
-    url: str, allow_private: bool
-) -> None:
+@pytest.mark.parametrize("reach", list(Reach))
+async def test_bad_url_forms_are_refused_whatever_the_reach(url: str, reach: Reach) -> None:
     with pytest.raises(UnsafeURLError):
-        await check_url(url, allow_private=allow_private)
+        await check_url(url, reach=reach)
 
 
 @pytest.mark.parametrize("url", PUBLIC_URLS)
 async def test_public_addresses_pass(url: str) -> None:
     # IP literals: getaddrinfo answers them without asking any DNS server.
-    await check_url(url, allow_private=False)
+    await check_url(url, reach=Reach.PUBLIC)
 
 
 def _resolver(table: dict[str, list[str]]) -> Resolver:
@@ -152,25 +202,25 @@ async def test_names_are_judged_by_every_address_they_resolve_to() -> None:
             "empty.example": [],
         }
     )
-    await check_url("https://public.example/hook", allow_private=False, resolver=resolver)
+    await check_url("https://public.example/hook", reach=Reach.PUBLIC, resolver=resolver)
     for host in ("mixed.example", "metadata.example"):
         with pytest.raises(UnsafeURLError, match=host):
-            await check_url(f"https://{host}/", allow_private=False, resolver=resolver)
+            await check_url(f"https://{host}/", reach=Reach.PUBLIC, resolver=resolver)
     for host in ("empty.example", "unknown.example"):
         with pytest.raises(UnresolvableHostError):
-            await check_url(f"https://{host}/", allow_private=False, resolver=resolver)
+            await check_url(f"https://{host}/", reach=Reach.PUBLIC, resolver=resolver)
 
 
 async def test_the_allow_list_opens_only_its_networks() -> None:
-    await check_url("http://10.1.2.3/", allow_private=False, allowed_networks=["10.0.0.0/8"])
+    await check_url("http://10.1.2.3/", reach=Reach.PUBLIC, allowed_networks=["10.0.0.0/8"])
     await check_url(
-        "http://[::ffff:10.1.2.3]/", allow_private=False, allowed_networks=["10.0.0.0/8"]
+        "http://[::ffff:10.1.2.3]/", reach=Reach.PUBLIC, allowed_networks=["10.0.0.0/8"]
     )
     with pytest.raises(UnsafeURLError):
-        await check_url("http://127.0.0.1/", allow_private=False, allowed_networks=["10.0.0.0/8"])
+        await check_url("http://127.0.0.1/", reach=Reach.PUBLIC, allowed_networks=["10.0.0.0/8"])
     # An IPv4 network never matches an IPv6 address with the same low bits.
     with pytest.raises(UnsafeURLError):
-        await check_url("http://[::a01:203]/", allow_private=False, allowed_networks=["10.0.0.0/8"])
+        await check_url("http://[::a01:203]/", reach=Reach.PUBLIC, allowed_networks=["10.0.0.0/8"])
 
 
 @pytest.mark.parametrize(
@@ -193,7 +243,7 @@ def test_is_public_address(address: str, public: bool) -> None:
 
 
 def test_policy_reasons_name_the_kind_of_address() -> None:
-    policy = AddressPolicy.build(allow_private=False)
+    policy = AddressPolicy.build(reach=Reach.PUBLIC)
     reason = policy.refusal(ipaddress.ip_address("169.254.169.254"))
     assert reason is not None
     assert "link-local" in reason
@@ -264,14 +314,14 @@ async def test_requests_reach_allowed_addresses_and_not_others(
 ) -> None:
     allowed = serve("127.0.0.2")
     forbidden = serve("127.0.0.1")
-    transport = GuardedTransport(allow_private=False, allowed_networks=ALLOWED_LOOPBACK)
+    transport = GuardedTransport(reach=Reach.PUBLIC, allowed_networks=ALLOWED_LOOPBACK)
     async with httpx.AsyncClient(transport=transport) as client:
         response = await client.get(f"{allowed.base_url}/")
         assert response.status_code == 200
-        with pytest.raises(UnsafeURLError, match="loopback"):
+        with pytest.raises(UnsafeURLError, match="is not allowed"):
             await client.get(f"{forbidden.base_url}/")
         port = forbidden.base_url.rsplit(":", 1)[1]
-        with pytest.raises(UnsafeURLError, match="loopback"):
+        with pytest.raises(UnsafeURLError, match="is not allowed"):
             await client.get(f"http://localhost:{port}/")
         with pytest.raises(UnsafeURLError, match="credentials"):
             await client.get(f"http://user:pw@127.0.0.2:{port}/")
@@ -283,7 +333,7 @@ async def test_a_redirect_hop_is_checked_by_the_transport_itself(
 ) -> None:
     forbidden = serve("127.0.0.1")
     first_hop = serve("127.0.0.2")
-    transport = GuardedTransport(allow_private=False, allowed_networks=ALLOWED_LOOPBACK)
+    transport = GuardedTransport(reach=Reach.PUBLIC, allowed_networks=ALLOWED_LOOPBACK)
     async with httpx.AsyncClient(transport=transport, follow_redirects=True) as client:
         with pytest.raises(UnsafeURLError, match=r"127\.0\.0\.1"):
             await client.get(f"{first_hop.base_url}/redirect?to={forbidden.base_url}/secret")
@@ -291,10 +341,10 @@ async def test_a_redirect_hop_is_checked_by_the_transport_itself(
     assert forbidden.hits == []
 
 
-async def test_allow_private_reaches_loopback(serve: Callable[..., Server]) -> None:
+async def test_any_reach_reaches_loopback(serve: Callable[..., Server]) -> None:
     local = serve("127.0.0.1")
     port = local.base_url.rsplit(":", 1)[1]
-    async with httpx.AsyncClient(transport=GuardedTransport(allow_private=True)) as client:
+    async with httpx.AsyncClient(transport=GuardedTransport(reach=Reach.ANY)) as client:
         assert (await client.get(f"{local.base_url}/")).status_code == 200
         assert (await client.get(f"http://localhost:{port}/")).status_code == 200
 
@@ -315,7 +365,7 @@ async def test_connections_go_to_the_checked_address_and_rebinding_fails(
 
     url = f"http://rebind.test:{port}/whoami"
     transport = GuardedTransport(
-        allow_private=False, allowed_networks=ALLOWED_LOOPBACK, resolver=rebinding_dns
+        reach=Reach.PUBLIC, allowed_networks=ALLOWED_LOOPBACK, resolver=rebinding_dns
     )
     async with httpx.AsyncClient(transport=transport) as client:
         # The system resolver has never heard of rebind.test, so a 200 proves the
@@ -328,10 +378,10 @@ async def test_connections_go_to_the_checked_address_and_rebinding_fails(
 
     async with httpx.AsyncClient(
         transport=GuardedTransport(
-            allow_private=False, allowed_networks=ALLOWED_LOOPBACK, resolver=rebinding_dns
+            reach=Reach.PUBLIC, allowed_networks=ALLOWED_LOOPBACK, resolver=rebinding_dns
         )
     ) as client:
-        with pytest.raises(UnsafeURLError, match="loopback"):
+        with pytest.raises(UnsafeURLError, match="is not allowed"):
             await client.get(url)
     assert len(server.hits) == 2
 
@@ -340,7 +390,7 @@ async def test_unknown_hosts_fail_like_httpx_does() -> None:
     async def nothing(host: str, port: int) -> Sequence[str]:
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
-    transport = GuardedTransport(allow_private=False, resolver=nothing)
+    transport = GuardedTransport(reach=Reach.PUBLIC, resolver=nothing)
     async with httpx.AsyncClient(transport=transport) as client:
         with pytest.raises(httpx.ConnectError, match=r"nowhere\.test"):
             await client.get("http://nowhere.test/")
@@ -384,7 +434,7 @@ async def test_tls_keeps_the_name_for_sni_and_certificate_checks(
 
     client_tls = ssl.create_default_context(cafile=str(cert))
     transport = GuardedTransport(
-        allow_private=False, allowed_networks=ALLOWED_LOOPBACK, resolver=dns, verify=client_tls
+        reach=Reach.PUBLIC, allowed_networks=ALLOWED_LOOPBACK, resolver=dns, verify=client_tls
     )
     async with httpx.AsyncClient(transport=transport) as client:
         response = await client.get(f"https://pinned.test:{port}/")

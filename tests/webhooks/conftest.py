@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import json
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -217,6 +217,25 @@ class Hooks:
         signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + request.body
         digest = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
         assert f"v1,{digest}" in headers["webhook-signature"].split()
+
+
+Check = Callable[[], Awaitable[bool]]
+Eventually = Callable[..., Awaitable[None]]
+
+
+async def _eventually(check: Check, what: str, timeout: float = 20.0) -> None:
+    """For state that changes without an outbox event (a delivery's result), or in
+    another process (whose commits wake nothing here): look again every 0.1 s."""
+    for _ in range(int(timeout * 10)):
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture
+def eventually() -> Eventually:
+    return _eventually
 
 
 @pytest.fixture

@@ -223,3 +223,34 @@ async def test_the_test_event_goes_to_that_webhook_only(
     assert request.json["webhookId"] == hook["webhookId"]
     hooks.assert_signed(request, hook["secret"])
     await other.nothing_for(0.5)
+
+
+@pytest.mark.parametrize("settings_overrides", [{**FAST, "webhook_retry_delays": "0,30,30"}])
+async def test_a_poison_event_does_not_hold_back_the_ones_after_it(
+    user: Any, linked: Any, say: Any, hooks: Any, receiver: Any
+) -> None:
+    """A receiver that chokes on one event: that event waits 30 s for its retry,
+    the later ones go out at once and in order, and the webhook is not held."""
+
+    def choke_on_poison(request: Any) -> tuple[int, dict[str, str]]:
+        return (500, {}) if request.json["text"] == "poison" else (200, {})
+
+    receiver.answer = choke_on_poison
+    hook = await hooks.create(user.headers, linked.session_id, receiver.url, ["message"])
+    await say("poison")
+    poisoned = await receiver.next()
+    assert poisoned.json["text"] == "poison"
+    texts = [f"after the poison {n}" for n in range(5)]
+    for text in texts:
+        await say(text)
+    arrived = [await receiver.next(timeout=5) for _ in texts]
+    assert [r.json["text"] for r in arrived] == texts
+    sequences = [poisoned.json["sequence"]] + [r.json["sequence"] for r in arrived]
+    assert sequences == sorted(set(sequences))  # per session, growing with every event
+
+    webhook = await hooks.get(user.headers, hook["webhookId"])
+    assert webhook["is_active"] is True
+    assert webhook["hold_until"] is None
+    [poison] = await hooks.deliveries(user.headers, hook["webhookId"], status="pending")
+    assert (poison["attempts"], poison["lastStatusCode"]) == (1, 500)
+    assert poison["nextAttemptAt"] is not None

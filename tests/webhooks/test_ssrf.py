@@ -1,5 +1,7 @@
-"""With private URLs not allowed (the default), webhooks cannot reach the gateway's
-own network: refused when registered, and refused again when delivered."""
+"""With private URLs not allowed (the default), other users' webhooks cannot reach
+the gateway's own network: refused when registered, and refused again, visibly,
+when delivered. The administrator's may reach loopback and private ranges, never
+link-local or cloud metadata."""
 
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
+from wagate.events.models import OutboxEvent
 from wagate.storage.base import utcnow
 from wagate.webhooks.crypto import encrypt_secret
 from wagate.webhooks.models import Webhook
@@ -20,9 +24,15 @@ pytestmark = pytest.mark.both_databases
 
 @pytest.fixture
 def settings_overrides() -> dict[str, object]:
-    # The first failure disables the webhook: that writes an outbox event the
-    # test can wait on.
-    return {"allow_private_urls": False, "webhook_disable_after_hours": 1e-9}
+    return {"allow_private_urls": False}
+
+
+async def admin_headers(client: httpx.AsyncClient) -> dict[str, str]:
+    login = await client.post(
+        "/api/v1/auth/login", json={"email": "admin@example.com", "password": "admin-password-1"}
+    )
+    assert login.status_code == 200, login.text
+    return {"Authorization": f"Bearer {login.json()['data']['token']}"}
 
 
 @pytest.fixture
@@ -58,6 +68,41 @@ async def test_private_and_odd_urls_are_refused(
     assert response.json()["error"]["message"].startswith("url:")
 
 
+async def test_a_refusal_names_the_setting_and_not_the_address(
+    client: httpx.AsyncClient, user: Any, session_id: str
+) -> None:
+    response = await client.post(
+        "/api/v1/webhooks",
+        json={"sessionId": session_id, "url": "http://localhost:9/hook", "events": ["*"]},
+        headers=user.headers,
+    )
+    assert response.status_code == 400, response.text
+    message = response.json()["error"]["message"]
+    assert "localhost is not allowed" in message
+    assert "WAGATE_ALLOW_PRIVATE_URLS" in message
+    assert "127.0.0.1" not in message and "loopback" not in message
+
+
+async def test_the_administrators_webhooks_reach_a_receiver_beside_the_gateway(
+    client: httpx.AsyncClient, session_tools: Any, hooks: Any, receiver: Any
+) -> None:
+    admin = await admin_headers(client)
+    session = await session_tools.create(admin)
+    hook = await hooks.create(admin, session["sessionId"], receiver.url, ["*"])
+    response = await client.post(f"/api/v1/webhooks/{hook['webhookId']}/test", headers=admin)
+    assert response.status_code == 200, response.text
+    request = await receiver.until("webhook.test")
+    hooks.assert_signed(request, hook["secret"])
+    for url in ("http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/hook"):
+        refused = await client.post(
+            "/api/v1/webhooks",
+            json={"sessionId": session["sessionId"], "url": url, "events": ["*"]},
+            headers=admin,
+        )
+        assert refused.status_code == 400, refused.text
+        assert "WAGATE_ALLOW_LINK_LOCAL_URLS" in refused.json()["error"]["message"]
+
+
 async def test_an_update_to_a_private_url_is_refused(
     client: httpx.AsyncClient, user: Any, session_id: str, hooks: Any
 ) -> None:
@@ -80,8 +125,10 @@ async def test_delivery_checks_the_address_again(
     receiver: Any,
     wait_until: Any,
 ) -> None:
-    """A URL that passed at registration may point inward later (DNS rebinding):
-    the delivery itself is refused, and the receiver never hears of it."""
+    """A URL that passed at registration may point inward later (DNS rebinding),
+    or was registered while private URLs were allowed: the delivery itself is
+    refused, the receiver never hears of it, and the webhook says why (disabled,
+    its log, a ``webhook.disabled`` event) instead of leaving a silent pending row."""
     settings = app.state.settings
     async with app.state.database.transaction() as db:
         db.add(
@@ -102,8 +149,22 @@ async def test_delivery_checks_the_address_again(
         return not (await hooks.get(user.headers, hook["id"]))["is_active"]
 
     await wait_until(disabled, what="the refused delivery to disable the webhook")
+    assert (await hooks.get(user.headers, hook["id"]))["disabled_reason"] == "refused"
     [delivery] = await hooks.deliveries(user.headers, hook["id"])
     assert delivery["lastStatusCode"] is None
     assert "refused by the outbound request policy" in delivery["lastError"]
-    assert "loopback" in delivery["lastError"]
+    assert "WAGATE_ALLOW_PRIVATE_URLS" in delivery["lastError"]
+    async with app.state.database.sessionmaker() as db:
+        events = (
+            await db.scalars(
+                select(OutboxEvent.payload).where(OutboxEvent.type == "webhook.disabled")
+            )
+        ).all()
+    assert [(e["webhookId"], e["reason"]) for e in events] == [(hook["id"], "refused")]
     await receiver.nothing_for(0.2)
+    # Enabling it again is refused at once, with the same reason, while the policy holds.
+    enabled = await client.put(
+        f"/api/v1/webhooks/{hook['id']}", json={"isActive": True}, headers=user.headers
+    )
+    assert enabled.status_code == 400, enabled.text
+    assert "WAGATE_ALLOW_PRIVATE_URLS" in enabled.json()["error"]["message"]

@@ -11,6 +11,7 @@ from wagate.auth.models import User
 from wagate.dashboard.web import PageRoute, PageUser, check_csrf, not_found_page, redirect, render
 from wagate.deps import DbSession, SettingsDep, Signal, parse_id
 from wagate.errors import AppError
+from wagate.net.policy import url_reach
 from wagate.sessions import service as sessions_service
 from wagate.webhooks import catalog
 from wagate.webhooks import service as webhooks_service
@@ -91,7 +92,7 @@ async def create_webhook(
         events=events,
         send_secret_header=send_secret_header,
         instance_secret=settings.resolved_secret_key,
-        allow_private=settings.allow_private_urls,
+        reach=url_reach(settings, is_admin=user.is_admin),
     )
     revealed = {
         "title": "Webhook created",
@@ -158,7 +159,7 @@ async def edit_webhook(
         events=events,
         is_active=None,
         send_secret_header=send_secret_header,
-        allow_private=settings.allow_private_urls,
+        reach=url_reach(settings, is_admin=user.is_admin),
         signal=signal,
     )
     return redirect(request, f"/dashboard/webhooks/{webhook.id}", "Webhook saved")
@@ -182,7 +183,7 @@ async def set_active(
         events=None,
         is_active=active,
         send_secret_header=None,
-        allow_private=settings.allow_private_urls,
+        reach=url_reach(settings, is_admin=user.is_admin),
         signal=signal,
     )
     done = "Webhook enabled" if active else "Webhook disabled"

@@ -48,6 +48,13 @@ def event_payload(
     return payload
 
 
+def with_sequence(event: OutboxEvent) -> dict[str, Any]:
+    """The body receivers get: the event plus its ``sequence``, the outbox
+    number, which grows with every event of a session (with gaps where other
+    sessions' events fall), so a receiver can order what arrives out of order."""
+    return {**event.payload, "sequence": event.seq}
+
+
 async def record_event(
     db: AsyncSession,
     *,

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.auth import service as auth_service
 from wagate.events.models import OutboxEvent
+from wagate.events.service import with_sequence
 from wagate.sessions import qr
 from wagate.sessions import service as sessions_service
 from wagate.sessions.models import SessionState, WhatsAppSession
@@ -67,7 +68,7 @@ async def snapshot(db: AsyncSession, session_id: uuid.UUID, after: int) -> Snaps
 
 
 def event_message(event: OutboxEvent) -> dict[str, Any]:
-    data = event.payload
+    data = with_sequence(event)
     if event.type == QR_EVENT:
         data = with_qr_image(data)
     return {"type": event.type, "data": data}

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
@@ -33,6 +35,7 @@ from wagate.messages.schemas import (
     SendTextRequest,
 )
 from wagate.messages.service import OutgoingSpec
+from wagate.net.policy import url_reach_of
 from wagate.schemas import API_PREFIX
 from wagate.sessions.models import SessionState
 from wagate.storage.db import after_commit
@@ -148,7 +151,9 @@ def _media_endpoint(kind: str) -> None:
     field = MEDIA_FIELDS[kind]
 
     async def endpoint(sender: SenderDep) -> SendResponse:
-        spec = await _media_spec(sender.request, kind, field, sender.settings)
+        spec = await _media_spec(
+            sender.request, kind, field, sender.settings, sender.db, sender.session.user_id
+        )
         return await sender.send(spec)
 
     endpoint.__name__ = f"send_{kind}"
@@ -168,7 +173,12 @@ def _media_endpoint(kind: str) -> None:
 
 
 async def _media_spec(
-    request: Request, kind: str, field: str, settings: SettingsDep
+    request: Request,
+    kind: str,
+    field: str,
+    settings: SettingsDep,
+    db: AsyncSession,
+    owner_id: uuid.UUID,
 ) -> OutgoingSpec:
     store = request.app.state.media_store
     content_type = request.headers.get("content-type", "")
@@ -191,11 +201,12 @@ async def _media_spec(
         if body.mediaUrl:
             media_input = await uploads.from_url(
                 store,
-                request.app.state.http_client,
+                request.app.state.http_clients,
                 body.mediaUrl,
                 kind=kind,
                 filename=filename,
                 settings=settings,
+                reach=await url_reach_of(db, settings, owner_id),
             )
         elif body.media:
             media_input = await uploads.from_base64(

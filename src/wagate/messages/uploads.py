@@ -11,15 +11,15 @@ import binascii
 import mimetypes
 from dataclasses import dataclass
 
-import httpx
 from starlette.datastructures import UploadFile
 
 from wagate.config import Settings
 from wagate.errors import AppError, ErrorCode
 from wagate.messages.media import MediaStore, MediaTooLargeError, StoredMedia, read_chunks
 from wagate.messages.service import MediaRef
-from wagate.net.fetch import FetchError, fetch_media
+from wagate.net.fetch import FetchError, GuardedClients, fetch_media
 from wagate.net.fetch import MediaTooLargeError as RemoteTooLargeError
+from wagate.net.ssrf import Reach
 
 # What the bytes of each kind must sniff as; documents may be anything.
 _EXPECTED_PREFIX = {
@@ -81,21 +81,22 @@ async def from_base64(
 
 async def from_url(
     store: MediaStore,
-    client: httpx.AsyncClient,
+    clients: GuardedClients,
     url: str,
     *,
     kind: str,
     filename: str | None,
     settings: Settings,
+    reach: Reach,
 ) -> MediaInput:
     limit = settings.max_media_bytes(kind)
     try:
         fetched = await fetch_media(
-            client,
+            clients[reach],
             url,
             max_bytes=limit,
             timeout=settings.media_fetch_timeout,
-            allow_private=settings.allow_private_urls,
+            reach=reach,
         )
     except RemoteTooLargeError as exc:
         raise too_large(kind, limit) from exc

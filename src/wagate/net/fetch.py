@@ -15,6 +15,7 @@ import httpx
 from wagate.net.ssrf import (
     GuardedTransport,
     IPNetwork,
+    Reach,
     UnresolvableHostError,
     UnsafeURLError,
     check_url,
@@ -82,7 +83,7 @@ class MediaTooLargeError(FetchError):
 
 def create_guarded_client(
     *,
-    allow_private: bool,
+    reach: Reach,
     timeout: float,
     allowed_networks: Iterable[str | IPNetwork] = (),
 ) -> httpx.AsyncClient:
@@ -92,12 +93,32 @@ def create_guarded_client(
     :func:`fetch_media` follows them itself so it can check every hop.
     """
     return httpx.AsyncClient(
-        transport=GuardedTransport(allow_private=allow_private, allowed_networks=allowed_networks),
+        transport=GuardedTransport(reach=reach, allowed_networks=allowed_networks),
         follow_redirects=False,
         timeout=timeout,
         trust_env=False,
         headers={"User-Agent": "wagate"},
     )
+
+
+class GuardedClients:
+    """One guarded client per :class:`Reach`, made when first needed: a
+    connection pool is bound to the policy it checked its addresses with."""
+
+    def __init__(self, *, timeout: float) -> None:
+        self.timeout = timeout
+        self._clients: dict[Reach, httpx.AsyncClient] = {}
+
+    def __getitem__(self, reach: Reach) -> httpx.AsyncClient:
+        client = self._clients.get(reach)
+        if client is None:
+            client = self._clients[reach] = create_guarded_client(reach=reach, timeout=self.timeout)
+        return client
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
 
 
 async def fetch_media(
@@ -106,7 +127,7 @@ async def fetch_media(
     *,
     max_bytes: int,
     timeout: float,  # noqa: ASYNC109 - applied with asyncio.timeout, over all hops
-    allow_private: bool,
+    reach: Reach,
     max_redirects: int = 5,
     allowed_networks: Iterable[str | IPNetwork] = (),
 ) -> FetchedMedia:
@@ -125,7 +146,7 @@ async def fetch_media(
                 url,
                 max_bytes=max_bytes,
                 request_timeout=timeout,
-                allow_private=allow_private,
+                reach=reach,
                 max_redirects=max_redirects,
                 allowed_networks=networks,
             )
@@ -139,14 +160,14 @@ async def _fetch(
     *,
     max_bytes: int,
     request_timeout: float,
-    allow_private: bool,
+    reach: Reach,
     max_redirects: int,
     allowed_networks: tuple[str | IPNetwork, ...],
 ) -> FetchedMedia:
     current = url
     for _ in range(max_redirects + 1):
         try:
-            await check_url(current, allow_private=allow_private, allowed_networks=allowed_networks)
+            await check_url(current, reach=reach, allowed_networks=allowed_networks)
         except UnresolvableHostError as exc:
             raise FetchConnectionError(exc.reason, url=current) from exc
         except UnsafeURLError as exc:

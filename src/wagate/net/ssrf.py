@@ -18,11 +18,20 @@ the request URL to an IP: the URL keeps its host name, so the Host header, TLS
 SNI and certificate verification all use the name, and the pool keys
 connections by name. (With a URL rewritten to the IP, two names on one IP would
 share a TLS connection whose certificate was only checked for the first name.)
+
+How far a request may reach is a :class:`Reach`: public addresses only (other
+users' URLs, by default), also loopback and private ranges (the
+administrator's, so a receiver beside a self-hosted gateway works out of the
+box), or anything (link-local and cloud metadata too, only when a setting says
+so). A refusal says that the URL is not allowed and which setting decides,
+never what the name resolved to: that would map the gateway's network for
+whoever asks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import ipaddress
 import re
 import socket
@@ -79,6 +88,24 @@ _BLOCKED: list[tuple[IPNetwork, str]] = [
         ("ff00::/8", "multicast"),
     ]
 ]
+# What a self-hosted receiver lives on: the gateway's own host, its LAN, a VPN.
+_PRIVATE: list[IPNetwork] = [
+    ipaddress.ip_network(n)
+    for n in (
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "::1/128",
+        "fc00::/7",
+    )
+]
+# Cloud metadata services outside link-local: refused even where private ranges
+# are reachable (Alibaba's sits in carrier-grade NAT space, AWS's IPv6 one in ULA).
+_METADATA: list[IPNetwork] = [
+    ipaddress.ip_network(n) for n in ("100.100.100.200/32", "fd00:ec2::254/128")
+]
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 # What a punycoded name or an IP literal (IPv6 without brackets) is made of.
 _HOST_CHARS = re.compile(rb"[A-Za-z0-9_.:-]+")
@@ -107,33 +134,58 @@ def _embedded_ipv4(address: IPAddress) -> IPAddress:
     return address
 
 
+class Reach(enum.Enum):
+    """How far requests to a user-given URL may go."""
+
+    PUBLIC = "public"  # public addresses only
+    PRIVATE = "private"  # also loopback and private ranges; never link-local or metadata
+    ANY = "any"  # everything, link-local and cloud metadata included
+
+    def hint(self) -> str:
+        """What to change to reach further, for a refusal's message."""
+        if self is Reach.PUBLIC:
+            return (
+                "it is not a public address; only the administrator's URLs may reach "
+                "private ones unless WAGATE_ALLOW_PRIVATE_URLS=true"
+            )
+        return (
+            "link-local and cloud metadata addresses stay refused unless "
+            "WAGATE_ALLOW_LINK_LOCAL_URLS=true"
+        )
+
+
+def _within(address: IPAddress, networks: Iterable[IPNetwork]) -> bool:
+    return any(n.version == address.version and address in n for n in networks)
+
+
 @dataclass(frozen=True)
 class AddressPolicy:
-    """Which addresses outbound requests may reach.
+    """Which addresses outbound requests may reach: as far as ``reach`` says,
+    plus ``allowed_networks``, a finer allow-list of networks that are
+    reachable even though they are not public."""
 
-    ``allow_private`` lets everything through (tests, receivers on the same host
-    or LAN). ``allowed_networks`` is the finer allow-list: these networks are
-    reachable even though they are not public.
-    """
-
-    allow_private: bool = False
+    reach: Reach = Reach.PUBLIC
     allowed_networks: tuple[IPNetwork, ...] = ()
 
     @classmethod
     def build(
-        cls, *, allow_private: bool, allowed_networks: Iterable[str | IPNetwork] = ()
+        cls, *, reach: Reach, allowed_networks: Iterable[str | IPNetwork] = ()
     ) -> AddressPolicy:
         networks = tuple(ipaddress.ip_network(n) for n in allowed_networks)
-        return cls(allow_private=allow_private, allowed_networks=networks)
+        return cls(reach=reach, allowed_networks=networks)
 
     def refusal(self, address: IPAddress) -> str | None:
-        """Why ``address`` may not be reached, or None when it may."""
-        if self.allow_private:
+        """Why ``address`` may not be reached, or None when it may. (For logs and
+        tests: a caller is told only that the URL is not allowed.)"""
+        if self.reach is Reach.ANY:
             return None
         target = _embedded_ipv4(address)
-        for network in self.allowed_networks:
-            if network.version == target.version and target in network:
-                return None
+        if _within(target, self.allowed_networks):
+            return None
+        if _within(target, _METADATA):
+            return f"cloud metadata address {address}"
+        if self.reach is Reach.PRIVATE and _within(target, _PRIVATE):
+            return None
         for network, label in _BLOCKED:
             if network.version == target.version and target in network:
                 return f"{label} address {address}"
@@ -186,29 +238,27 @@ async def _checked_addresses(
         raise UnresolvableHostError(f"{host} has no address")
     addresses = [ipaddress.ip_address(a) for a in resolved]
     # One bad address refuses the host: the connection could land on any of them.
-    for address in addresses:
-        reason = policy.refusal(address)
-        if reason is not None:
-            raise UnsafeURLError(f"{host} resolves to {reason}")
+    if any(policy.refusal(address) is not None for address in addresses):
+        raise UnsafeURLError(f"{host} is not allowed: {policy.reach.hint()}")
     return addresses
 
 
 async def check_url(
     url: str | httpx.URL,
     *,
-    allow_private: bool,
+    reach: Reach,
     allowed_networks: Iterable[str | IPNetwork] = (),
     resolver: Resolver | None = None,
 ) -> None:
     """Raise :class:`UnsafeURLError` unless ``url`` is an http(s) URL without
     credentials whose host resolves only to addresses the policy allows.
 
-    With ``allow_private`` only the form of the URL is checked; the scheme and
+    With :attr:`Reach.ANY` only the form of the URL is checked; the scheme and
     credential rules still hold, since no local receiver needs them broken.
     """
     parsed = check_url_form(url)
-    policy = AddressPolicy.build(allow_private=allow_private, allowed_networks=allowed_networks)
-    if policy.allow_private:
+    policy = AddressPolicy.build(reach=reach, allowed_networks=allowed_networks)
+    if policy.reach is Reach.ANY:
         return
     port = parsed.port or _DEFAULT_PORTS[parsed.scheme]
     host = parsed.raw_host.decode("ascii")
@@ -277,17 +327,15 @@ class GuardedTransport(httpx.AsyncBaseTransport):
     def __init__(
         self,
         *,
-        allow_private: bool,
+        reach: Reach,
         allowed_networks: Iterable[str | IPNetwork] = (),
         resolver: Resolver | None = None,
         verify: ssl.SSLContext | bool = True,
         limits: httpx.Limits = httpx.Limits(max_connections=100, max_keepalive_connections=20),
     ) -> None:
-        self.policy = AddressPolicy.build(
-            allow_private=allow_private, allowed_networks=allowed_networks
-        )
+        self.policy = AddressPolicy.build(reach=reach, allowed_networks=allowed_networks)
         self._inner = httpx.AsyncHTTPTransport(verify=verify, trust_env=False, limits=limits)
-        if self.policy.allow_private:
+        if self.policy.reach is Reach.ANY:
             return
         # httpx has no public way to hand its pool a network backend, so the pool
         # is rebuilt with the same settings plus ours; httpx's request/response

@@ -7,7 +7,9 @@ retry is due, and at least every ``webhook_poll_seconds`` (events written by
 another process). A worker sends its delivery, records the result and, in the
 same transaction, claims that webhook's next due delivery, so a busy webhook
 streams without a trip through the loop per event; one worker per webhook is
-what keeps a webhook's events in order.
+what keeps a healthy webhook's events in order. A failed event waits for its
+own retry while the ones after it go on; a webhook that is down (or asked to
+wait) is held as a whole, see :mod:`wagate.webhooks.outcomes`.
 
 Claims are leases: a process killed mid-attempt leaves a delivery whose lease
 lapses, and it is then due again, here or in any other process. A clean
@@ -22,12 +24,11 @@ import logging
 import uuid
 from datetime import timedelta
 
-import httpx
-
 from wagate.analytics.metrics import Metrics
 from wagate.config import Settings
 from wagate.events.service import OutboxSignal
-from wagate.net.fetch import create_guarded_client
+from wagate.net.fetch import GuardedClients
+from wagate.net.policy import url_reach
 from wagate.storage.base import utcnow
 from wagate.storage.db import Database, is_sqlite
 from wagate.webhooks.outcomes import Outcome, RetryPolicy, record_outcome
@@ -51,7 +52,6 @@ class WebhookDispatcher:
         database: Database,
         settings: Settings,
         signal: OutboxSignal,
-        client: httpx.AsyncClient | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self.database = database
@@ -66,12 +66,10 @@ class WebhookDispatcher:
         self.lease = timedelta(seconds=settings.webhook_timeout + _LEASE_MARGIN)
         self.postgres = not is_sqlite(database.url)
         self.relay = WebhookRelay(database, postgres=self.postgres)
-        self._owns_client = client is None
-        self.client = client or create_guarded_client(
-            allow_private=settings.allow_private_urls, timeout=settings.webhook_timeout
-        )
+        self.settings = settings
+        self.clients = GuardedClients(timeout=settings.webhook_timeout)
         self.sender = WebhookSender(
-            self.client,
+            self.clients,
             timeout=settings.webhook_timeout,
             instance_secret=settings.resolved_secret_key,
         )
@@ -106,8 +104,7 @@ class WebhookDispatcher:
                 logger.exception("could not hand back %d webhook claims", len(claimed))
         if self._wake is not None:
             self.signal.unsubscribe(self._wake)
-        if self._owns_client:
-            await self.client.aclose()
+        await self.clients.aclose()
 
     # -- the loop -----------------------------------------------------------
 
@@ -138,12 +135,15 @@ class WebhookDispatcher:
                 now, now + self.lease, free, skip_locked=self.postgres
             )
             webhook_ids = {row.webhook_id for row in rows}
-            webhooks = (
-                {w.id: w for w in await WebhookRepository(db).by_ids(webhook_ids)} if rows else {}
-            )
-            due_at = await deliveries.next_due_at()
+            owned = await WebhookRepository(db).by_ids_with_owner(webhook_ids) if rows else []
+            due_at = await deliveries.next_due_at(now)
+        webhooks = {
+            webhook.id: (webhook, url_reach(self.settings, is_admin=owner_is_admin))
+            for webhook, owner_is_admin in owned
+        }
         for row in rows:
-            task = asyncio.create_task(self._work(Target.of(row, webhooks[row.webhook_id])))
+            webhook, reach = webhooks[row.webhook_id]
+            task = asyncio.create_task(self._work(Target.of(row, webhook, reach)))
             self._workers[task] = row.id
             task.add_done_callback(self._worker_ended)
         if due_at is None:
@@ -212,15 +212,19 @@ class WebhookDispatcher:
                 policy=self.policy,
                 signal=self.signal,
             )
-            if endpoint is None or not endpoint.is_active or self._closing:
+            if endpoint is None or not endpoint.is_active or endpoint.held or self._closing:
                 return None
-            following = await DeliveryRepository(db).claim_head(
+            following = await DeliveryRepository(db).claim_next(
                 row.webhook_id, now, now + self.lease
             )
             if following is None:
                 return None
             return Target(
-                following, endpoint.url, endpoint.secret_encrypted, endpoint.send_secret_header
+                following,
+                endpoint.url,
+                endpoint.secret_encrypted,
+                endpoint.send_secret_header,
+                target.reach,
             )
 
 

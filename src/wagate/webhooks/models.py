@@ -48,6 +48,9 @@ class Webhook(IdMixin, TimestampMixin, Base):
     failed_attempts: Mapped[int] = mapped_column(default=0)
     failing_since: Mapped[datetime | None] = mapped_column()
     last_success_at: Mapped[datetime | None] = mapped_column()
+    # Nothing is sent before this: the endpoint is down (it failed every recent
+    # event, so only a probe goes out now and then) or asked to wait (Retry-After).
+    hold_until: Mapped[datetime | None] = mapped_column()
     disabled_reason: Mapped[str | None] = mapped_column(String(40))
 
 
@@ -56,7 +59,7 @@ class WebhookDelivery(IdMixin, Base):
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
-        # Head-of-line: a webhook's oldest unfinished delivery, found by seq.
+        # A webhook's next delivery: its oldest due one, found by seq.
         Index("ix_webhook_deliveries_head", "webhook_id", "status", "event_seq"),
         Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
     )

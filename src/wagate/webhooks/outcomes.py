@@ -13,16 +13,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.analytics.service import record_activity
 from wagate.events.service import OutboxSignal, record_event
 from wagate.webhooks import catalog
 from wagate.webhooks.models import DeliveryStatus, Webhook, WebhookAttempt, WebhookDelivery
-from wagate.webhooks.retry import next_delay
+from wagate.webhooks.repository import DeliveryRepository
+from wagate.webhooks.retry import RETRY_AFTER_CAP, next_delay
 
 GONE = 410
+# Failures of this many different events in a row, with no success between,
+# mean the endpoint is down rather than choking on one event.
+DOWN_AFTER_EVENTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +39,7 @@ class Outcome:
     error: str | None = None
     retry_after: float | None = None  # seconds, from a 429/503's Retry-After
     permanent: bool = False  # no retry can help (the body cannot be encoded)
+    refused: bool = False  # the outbound request policy refused the URL's address
 
     @property
     def succeeded(self) -> bool:
@@ -55,6 +60,7 @@ class Endpoint:
     secret_encrypted: str
     send_secret_header: bool
     is_active: bool
+    held: bool = False  # down or asked to wait: nothing more is sent for now
 
 
 async def record_outcome(
@@ -103,6 +109,14 @@ async def record_outcome(
     if not current:
         return None
     if outcome.succeeded:
+        recovered = await db.execute(
+            update(Webhook)
+            .where(Webhook.id == webhook_id, Webhook.hold_until.is_not(None))
+            .values(hold_until=None)
+        )
+        if getattr(recovered, "rowcount", 0) == 1:
+            # Back after it was down: what waited goes out in order from the oldest.
+            await DeliveryRepository(db).hurry_pending(webhook_id, now)
         row = (
             await db.execute(
                 update(Webhook)
@@ -122,8 +136,13 @@ async def record_outcome(
         return None
     await _count_failure(db, webhook, outcome, now, policy, signal)
     await db.flush()
+    held = webhook.hold_until is not None and webhook.hold_until > now
     return Endpoint(
-        webhook.url, webhook.secret_encrypted, webhook.send_secret_header, webhook.is_active
+        webhook.url,
+        webhook.secret_encrypted,
+        webhook.send_secret_header,
+        webhook.is_active,
+        held,
     )
 
 
@@ -161,10 +180,38 @@ async def _count_failure(
         webhook.failing_since = outcome.started_at
     if not webhook.is_active:
         return
-    if outcome.status_code == GONE:
+    if outcome.refused:
+        await disable(db, webhook, "refused", signal)
+    elif outcome.status_code == GONE:
         await disable(db, webhook, "gone", signal)
     elif now - webhook.failing_since >= policy.disable_after:
         await disable(db, webhook, "failing", signal)
+    elif outcome.retry_after is not None:
+        # The endpoint asked for a pause: it holds for every event, not just this one.
+        webhook.hold_until = now + timedelta(seconds=min(outcome.retry_after, RETRY_AFTER_CAP))
+    elif await _is_down(db, webhook):
+        # Every recent event failed: hold them all and let one probe go out
+        # now and then, backing off as a single event's retries do.
+        probes = webhook.failed_attempts - DOWN_AFTER_EVENTS + 1
+        delay = next_delay(policy.delays, min(probes, len(policy.delays) - 1)) or 0.0
+        webhook.hold_until = now + timedelta(seconds=delay)
+
+
+async def _is_down(db: AsyncSession, webhook: Webhook) -> bool:
+    """Whether the last ``DOWN_AFTER_EVENTS`` different events all failed (no
+    success since the failures began): an endpoint that chokes on one event
+    alone is not down, and its other events keep flowing."""
+    if webhook.failed_attempts < DOWN_AFTER_EVENTS or webhook.failing_since is None:
+        return False
+    failing_events = await db.scalar(
+        select(func.count(func.distinct(WebhookAttempt.delivery_id)))
+        .join(WebhookDelivery, WebhookDelivery.id == WebhookAttempt.delivery_id)
+        .where(
+            WebhookDelivery.webhook_id == webhook.id,
+            WebhookAttempt.attempted_at >= webhook.failing_since,
+        )
+    )
+    return int(failing_events or 0) >= DOWN_AFTER_EVENTS
 
 
 async def disable(

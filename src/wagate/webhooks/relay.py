@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.events.models import OutboxEvent
+from wagate.events.service import with_sequence
 from wagate.storage.base import utcnow
 from wagate.storage.db import Database
 from wagate.webhooks import catalog
@@ -94,7 +95,7 @@ class WebhookRelay:
                             event_seq=event.seq,
                             event_id=event.id,
                             event_type=event.type,
-                            payload=event.payload,
+                            payload=with_sequence(event),
                             status=DeliveryStatus.PENDING,
                             next_attempt_at=now,
                             created_at=now,

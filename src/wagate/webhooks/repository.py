@@ -11,9 +11,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.util import AliasedClass
 
+from wagate.auth.models import User
 from wagate.storage.repository import RepositoryBase
 from wagate.webhooks.models import (
     DeliveryStatus,
@@ -23,7 +25,21 @@ from wagate.webhooks.models import (
     WebhookDelivery,
 )
 
-UNFINISHED = (DeliveryStatus.PENDING.value, DeliveryStatus.DELIVERING.value)
+
+def _due(
+    delivery: type[WebhookDelivery] | AliasedClass[WebhookDelivery], now: datetime
+) -> ColumnElement[bool]:
+    """Waiting and its time has come, or claimed by an attempt whose lease lapsed."""
+    return or_(
+        and_(
+            delivery.status == DeliveryStatus.PENDING.value,
+            delivery.next_attempt_at <= now,
+        ),
+        and_(
+            delivery.status == DeliveryStatus.DELIVERING.value,
+            delivery.lease_until < now,
+        ),
+    )
 
 
 class ClaimedRow(NamedTuple):
@@ -53,11 +69,20 @@ class WebhookRepository(RepositoryBase[Webhook]):
             statement = statement.where(Webhook.session_id == session_id)
         return list(await self.get_all(statement))
 
-    async def by_ids(self, webhook_ids: Iterable[uuid.UUID]) -> list[Webhook]:
-        """Unscoped: for the dispatcher, which acts for the gateway, not for a user."""
-        return list(
-            await self.get_all(self.base_statement().where(Webhook.id.in_(list(webhook_ids))))
+    async def by_ids_with_owner(
+        self, webhook_ids: Iterable[uuid.UUID]
+    ) -> list[tuple[Webhook, bool]]:
+        """Each webhook and whether its owner is an administrator (whose URLs
+        reach further). Unscoped: for the dispatcher, which acts for the gateway."""
+        statement = (
+            select(Webhook, User.is_admin)
+            .join(User, User.id == Webhook.user_id)
+            .where(Webhook.id.in_(list(webhook_ids)))
         )
+        return [
+            (webhook, bool(admin))
+            for webhook, admin in (await self.session.execute(statement)).all()
+        ]
 
     async def active_for_sessions(self, session_ids: Iterable[uuid.UUID]) -> list[Webhook]:
         """Unscoped: for the relay, which fans each session's events out."""
@@ -98,7 +123,8 @@ class DeliveryRepository(RepositoryBase[WebhookDelivery]):
         return list((await self.session.execute(statement)).scalars().all())
 
     async def hurry_pending(self, webhook_id: uuid.UUID, now: datetime) -> None:
-        """Make a webhook's waiting deliveries due now (it was enabled again)."""
+        """Make a webhook's waiting deliveries due now (it was enabled again, or
+        came back after it was down): they go out in order from the oldest."""
         await self.session.execute(
             update(WebhookDelivery)
             .where(
@@ -111,15 +137,27 @@ class DeliveryRepository(RepositoryBase[WebhookDelivery]):
     # -- the dispatcher's statements (unscoped: they act for the gateway) ----
 
     @staticmethod
-    def _heads() -> ColumnElement[bool]:
-        """A delivery is its webhook's head when no older one is unfinished:
-        only heads are attempted, which keeps each webhook's events in order."""
-        earlier = aliased(WebhookDelivery)
-        return ~exists().where(
-            earlier.webhook_id == WebhookDelivery.webhook_id,
-            earlier.status.in_(UNFINISHED),
-            earlier.event_seq < WebhookDelivery.event_seq,
+    def _next_of_its_webhook(now: datetime) -> ColumnElement[bool]:
+        """A delivery is its webhook's next when no older one is due and none is
+        in flight: each webhook gets one request at a time, oldest due first, so
+        a healthy endpoint sees its events in order while a failed one waits for
+        its own retry without holding the others back."""
+        other = aliased(WebhookDelivery)
+        older_due = exists().where(
+            other.webhook_id == WebhookDelivery.webhook_id,
+            other.event_seq < WebhookDelivery.event_seq,
+            _due(other, now),
         )
+        in_flight = exists().where(
+            other.webhook_id == WebhookDelivery.webhook_id,
+            other.status == DeliveryStatus.DELIVERING.value,
+            other.lease_until >= now,
+        )
+        return and_(~older_due, ~in_flight)
+
+    @staticmethod
+    def _not_held(now: datetime) -> ColumnElement[bool]:
+        return or_(Webhook.hold_until.is_(None), Webhook.hold_until <= now)
 
     async def claim_due(
         self,
@@ -129,18 +167,22 @@ class DeliveryRepository(RepositoryBase[WebhookDelivery]):
         *,
         skip_locked: bool,
     ) -> list[ClaimedRow]:
-        """Take up to ``limit`` heads of active webhooks whose time has come (or
-        whose previous claim lapsed: its process died mid-attempt).
+        """Take the next delivery of up to ``limit`` active, unheld webhooks whose
+        time has come (or whose previous claim lapsed: its process died mid-attempt).
 
         One UPDATE, so on SQLite the choice and the claim happen under one write
         lock; on PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets other dispatchers
         pass over rows being claimed instead of waiting for them.
         """
-        due = self._due(now)
         chosen = (
             select(WebhookDelivery.id)
             .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-            .where(Webhook.is_active.is_(True), due, self._heads())
+            .where(
+                Webhook.is_active.is_(True),
+                self._not_held(now),
+                _due(WebhookDelivery, now),
+                self._next_of_its_webhook(now),
+            )
             .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.event_seq)
             .limit(limit)
         )
@@ -148,44 +190,34 @@ class DeliveryRepository(RepositoryBase[WebhookDelivery]):
             chosen = chosen.with_for_update(of=WebhookDelivery, skip_locked=True)
         return await self._take(WebhookDelivery.id.in_(chosen.scalar_subquery()), now, lease_until)
 
-    async def claim_head(
+    async def claim_next(
         self, webhook_id: uuid.UUID, now: datetime, lease_until: datetime
     ) -> ClaimedRow | None:
-        """Take one webhook's oldest unfinished delivery, if it is due: what a
-        worker does next. (No SKIP LOCKED here: skipping a locked head would
-        take the one behind it, out of order. The due check, made again on
-        the row after any concurrent claim commits, keeps it single.)"""
-        head = (
+        """Take one webhook's next delivery, if one is due: what a worker does
+        after an attempt. (No SKIP LOCKED here: skipping a locked row would take
+        the one behind it, out of order. The due check, made again on the row
+        after any concurrent claim commits, keeps it single.)"""
+        following = (
             select(WebhookDelivery.id)
             .where(
                 WebhookDelivery.webhook_id == webhook_id,
-                WebhookDelivery.status.in_(UNFINISHED),
+                _due(WebhookDelivery, now),
+                self._next_of_its_webhook(now),
             )
             .order_by(WebhookDelivery.event_seq)
             .limit(1)
         )
-        claimed = await self._take(WebhookDelivery.id == head.scalar_subquery(), now, lease_until)
-        return claimed[0] if claimed else None
-
-    @staticmethod
-    def _due(now: datetime) -> ColumnElement[bool]:
-        return or_(
-            and_(
-                WebhookDelivery.status == DeliveryStatus.PENDING.value,
-                WebhookDelivery.next_attempt_at <= now,
-            ),
-            and_(
-                WebhookDelivery.status == DeliveryStatus.DELIVERING.value,
-                WebhookDelivery.lease_until < now,
-            ),
+        claimed = await self._take(
+            WebhookDelivery.id == following.scalar_subquery(), now, lease_until
         )
+        return claimed[0] if claimed else None
 
     async def _take(
         self, which: ColumnElement[bool], now: datetime, lease_until: datetime
     ) -> list[ClaimedRow]:
         statement = (
             update(WebhookDelivery)
-            .where(which, self._due(now))
+            .where(which, _due(WebhookDelivery, now))
             .values(
                 status=DeliveryStatus.DELIVERING.value,
                 lease_until=lease_until,
@@ -216,15 +248,21 @@ class DeliveryRepository(RepositoryBase[WebhookDelivery]):
             .execution_options(synchronize_session=False)
         )
 
-    async def next_due_at(self) -> datetime | None:
-        """When the earliest waiting head of an active webhook is due."""
+    async def next_due_at(self, now: datetime) -> datetime | None:
+        """When the earliest waiting delivery of an active webhook with nothing
+        in flight is due, counting its webhook's hold."""
+        due_at = case(
+            (Webhook.hold_until > WebhookDelivery.next_attempt_at, Webhook.hold_until),
+            else_=WebhookDelivery.next_attempt_at,
+        )
         statement = (
-            select(func.min(WebhookDelivery.next_attempt_at))
+            select(func.min(due_at))
+            .select_from(WebhookDelivery)
             .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
             .where(
                 Webhook.is_active.is_(True),
                 WebhookDelivery.status == DeliveryStatus.PENDING.value,
-                self._heads(),
+                self._next_of_its_webhook(now),
             )
         )
         value: datetime | None = await self.session.scalar(statement)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from wagate.deps import ClientAddress, CurrentUser, DbSession, SettingsDep, Signal, parse_id
+from wagate.net.policy import url_reach
 from wagate.schemas import API_PREFIX, Envelope, MessageEnvelope, ok
 from wagate.webhooks import service
 from wagate.webhooks.models import DeliveryStatus, Webhook
@@ -33,6 +34,7 @@ def _item(webhook: Webhook) -> WebhookItem:
         created_at=webhook.created_at,
         send_secret_header=webhook.send_secret_header,
         last_success_at=webhook.last_success_at,
+        hold_until=webhook.hold_until,
         disabled_reason=webhook.disabled_reason,
     )
 
@@ -42,6 +44,7 @@ def _delivery(history: service.DeliveryHistory) -> DeliveryItem:
     return DeliveryItem(
         deliveryId=str(delivery.id),
         eventId=str(delivery.event_id),
+        sequence=delivery.event_seq,
         eventType=delivery.event_type,
         status=delivery.status,
         attempts=delivery.attempts,
@@ -80,7 +83,7 @@ async def create_webhook(
         events=body.events,
         send_secret_header=body.sendSecretHeader,
         instance_secret=settings.resolved_secret_key,
-        allow_private=settings.allow_private_urls,
+        reach=url_reach(settings, is_admin=user.is_admin),
         ip_address=ip,
     )
     webhook = created.webhook
@@ -122,7 +125,7 @@ async def update_webhook(
         events=body.events,
         is_active=body.isActive,
         send_secret_header=body.sendSecretHeader,
-        allow_private=settings.allow_private_urls,
+        reach=url_reach(settings, is_admin=user.is_admin),
         signal=signal,
         ip_address=ip,
     )

@@ -41,6 +41,8 @@ class WebhookItem(BaseModel):
     created_at: ApiDateTime
     send_secret_header: bool
     last_success_at: ApiDateTime | None
+    # Set while the endpoint is down (or asked to wait): nothing goes out before it.
+    hold_until: ApiDateTime | None = None
     disabled_reason: str | None
 
 
@@ -72,6 +74,7 @@ class AttemptItem(BaseModel):
 class DeliveryItem(BaseModel):
     deliveryId: str
     eventId: str
+    sequence: int
     eventType: str
     status: str
     attempts: int

@@ -9,7 +9,8 @@ from typing import Any
 
 import httpx
 
-from wagate.net.ssrf import UnsafeURLError
+from wagate.net.fetch import GuardedClients
+from wagate.net.ssrf import Reach, UnsafeURLError
 from wagate.storage.base import utcnow
 from wagate.webhooks.crypto import SecretUnreadableError, decrypt_secret
 from wagate.webhooks.models import Webhook
@@ -32,16 +33,17 @@ class Target:
     url: str
     secret_encrypted: str
     send_secret_header: bool
+    reach: Reach  # how far its owner's URLs may reach
 
     @classmethod
-    def of(cls, row: ClaimedRow, webhook: Webhook) -> Target:
-        return cls(row, webhook.url, webhook.secret_encrypted, webhook.send_secret_header)
+    def of(cls, row: ClaimedRow, webhook: Webhook, reach: Reach) -> Target:
+        return cls(row, webhook.url, webhook.secret_encrypted, webhook.send_secret_header, reach)
 
 
 class WebhookSender:
-    def __init__(self, client: httpx.AsyncClient, *, timeout: float, instance_secret: str) -> None:
-        # The client must not follow redirects: a 3xx is a failed delivery.
-        self.client = client
+    def __init__(self, clients: GuardedClients, *, timeout: float, instance_secret: str) -> None:
+        # The clients do not follow redirects: a 3xx is a failed delivery.
+        self.clients = clients
         self.timeout = timeout
         self.instance_secret = instance_secret
 
@@ -74,19 +76,23 @@ class WebhookSender:
         try:
             # One deadline for the whole attempt: connect, send, answer.
             async with asyncio.timeout(self.timeout):
-                code, error, retry_after = await self._post(target.url, body, headers)
+                client = self.clients[target.reach]
+                code, error, retry_after = await self._post(client, target.url, body, headers)
         except TimeoutError:
             return outcome(error=f"timed out after {self.timeout:g}s")
         except UnsafeURLError as exc:
-            return outcome(error=f"refused by the outbound request policy: {exc.reason}")
+            return outcome(
+                error=f"refused by the outbound request policy: {exc.reason}", refused=True
+            )
         except httpx.HTTPError as exc:
             return outcome(error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
         return outcome(status_code=code, error=error, retry_after=retry_after)
 
+    @staticmethod
     async def _post(
-        self, url: str, body: bytes, headers: dict[str, str]
+        client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]
     ) -> tuple[int, str | None, float | None]:
-        async with self.client.stream("POST", url, content=body, headers=headers) as response:
+        async with client.stream("POST", url, content=body, headers=headers) as response:
             answer = bytearray()
             async for chunk in response.aiter_bytes():
                 answer += chunk

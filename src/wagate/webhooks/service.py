@@ -18,7 +18,7 @@ from wagate.auth.models import User
 from wagate.errors import AppError, ErrorCode, not_found
 from wagate.events.models import OutboxEvent
 from wagate.events.service import OutboxSignal, record_event
-from wagate.net.ssrf import UnsafeURLError, check_url
+from wagate.net.ssrf import Reach, UnsafeURLError, check_url
 from wagate.sessions import service as sessions_service
 from wagate.storage.base import utcnow
 from wagate.storage.db import after_commit
@@ -52,9 +52,9 @@ def _events(names: Sequence[str]) -> list[str]:
         ) from exc
 
 
-async def _checked_url(url: str, *, allow_private: bool) -> str:
+async def _checked_url(url: str, *, reach: Reach) -> str:
     try:
-        await check_url(url, allow_private=allow_private)
+        await check_url(url, reach=reach)
     except UnsafeURLError as exc:
         raise AppError(ErrorCode.VALIDATION_ERROR, f"url: {exc.reason}") from exc
     return url
@@ -69,12 +69,12 @@ async def create(
     events: Sequence[str],
     send_secret_header: bool,
     instance_secret: str,
-    allow_private: bool,
+    reach: Reach,
     ip_address: str | None = None,
 ) -> WebhookWithSecret:
     session = await sessions_service.get_owned(db, user, session_id)
     subscribed = _events(events)
-    await _checked_url(url, allow_private=allow_private)
+    await _checked_url(url, reach=reach)
     secret = generate_secret()
     webhook = Webhook(
         user_id=user.id,
@@ -112,7 +112,7 @@ async def update(
     events: Sequence[str] | None,
     is_active: bool | None,
     send_secret_header: bool | None,
-    allow_private: bool,
+    reach: Reach,
     signal: OutboxSignal | None = None,
     ip_address: str | None = None,
 ) -> Webhook:
@@ -122,14 +122,17 @@ async def update(
     if events is not None:
         webhook.events = _events(events)
     if url is not None:
-        webhook.url = await _checked_url(url, allow_private=allow_private)
+        webhook.url = await _checked_url(url, reach=reach)
     if send_secret_header is not None:
         webhook.send_secret_header = send_secret_header
     if is_active is True and not webhook.is_active:
+        # Refused by the policy before? Say so now, not with another refused delivery.
+        await _checked_url(webhook.url, reach=reach)
         webhook.is_active = True
         webhook.disabled_reason = None
         webhook.failed_attempts = 0
         webhook.failing_since = None
+        webhook.hold_until = None
         await DeliveryRepository(db).hurry_pending(webhook.id, utcnow())
         if signal is not None:
             after_commit(db, signal.notify)
@@ -217,8 +220,8 @@ async def retry(
     delivery_id: uuid.UUID,
     signal: OutboxSignal | None = None,
 ) -> WebhookDelivery:
-    """Send a delivery again now, whatever became of it. It keeps its place in
-    the webhook's order: later events wait until it succeeds or gives up."""
+    """Send a delivery again now, whatever became of it: it is the webhook's
+    next request (after any one in flight), even if the webhook was holding."""
     webhook = await get_owned(db, user, webhook_id)
     delivery = await DeliveryRepository(db).get_for(webhook, delivery_id)
     if delivery is None:
@@ -227,6 +230,7 @@ async def retry(
         raise AppError(ErrorCode.CONFLICT, "This delivery is being attempted right now")
     delivery.status = DeliveryStatus.PENDING
     delivery.next_attempt_at = utcnow()
+    webhook.hold_until = None
     delivery.finished_at = None
     await db.flush()
     if signal is not None:
