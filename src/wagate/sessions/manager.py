@@ -65,6 +65,15 @@ _NO_RECONNECT = {
     DisconnectReason.STREAM_REPLACED,
 }
 
+# What an engine reports of a connection; a stopped session hears only of its
+# device being logged out or its account failing.
+_CONNECTION_EVENTS = (QrCodeEvent, PairingCodeEvent, ConnectedEvent, DisconnectedEvent)
+
+
+def _engine_may_move(session: WhatsAppSession) -> bool:
+    """A session a person stopped stays stopped until a person connects it."""
+    return session.session_state is not SessionState.STOPPED
+
 
 class SessionManager:
     def __init__(self, database: Database, settings: Settings, signal: OutboxSignal) -> None:
@@ -170,41 +179,48 @@ class SessionManager:
         self._quiet.discard(session_id)
         self._spawn(self.connect(session_id, engine_name))
 
-    async def restart(self, session: WhatsAppSession) -> None:
-        engine = self.engine(session.engine)
-        self._cancel_reconnect(session.id)
-        with self._quieted(session.id), contextlib.suppress(EngineError):
-            await engine.stop_session(str(session.id))
-        self._attempts.pop(session.id, None)
-        await self.connect(session.id, session.engine)
+    # Called after the commit that recorded what a person asked for, so the
+    # engine never acts on a change that was rolled back.
 
-    async def logout(self, session: WhatsAppSession) -> None:
-        engine = self.engine(session.engine)
-        self._cancel_reconnect(session.id)
-        with self._quieted(session.id):
-            try:
-                await engine.logout(str(session.id))
-            except EngineError as exc:
-                logger.warning("logout of %s: %s", session.id, exc.message)
-        await self._record(
-            session.id,
-            SessionState.LOGGED_OUT,
-            "Logged out on request",
-            DisconnectReason.USER_REQUEST,
-        )
+    async def restart(self, session_id: uuid.UUID, engine_name: str) -> None:
+        engine = self.engine(engine_name)
+        self._cancel_reconnect(session_id)
+        with self._quieted(session_id), contextlib.suppress(EngineError):
+            await engine.stop_session(str(session_id))
+        self._attempts.pop(session_id, None)
+        await self.connect(session_id, engine_name)
 
-    async def discard(self, session: WhatsAppSession) -> None:
-        """Before a session is deleted: log its device out and forget it."""
-        self._cancel_reconnect(session.id)
-        self._quiet.add(session.id)
-        engine = self.engines.get(session.engine)
-        if engine is not None:
+    async def stop(self, session_id: uuid.UUID, engine_name: str) -> None:
+        """Close a session's connection and schedule nothing after it (disconnect)."""
+        self._cancel_reconnect(session_id)
+        self._attempts.pop(session_id, None)
+        engine = self.engines.get(engine_name)
+        if engine is None:
+            return
+        with self._quieted(session_id):
             try:
-                await engine.logout(str(session.id))
+                await engine.stop_session(str(session_id))
             except EngineError as exc:
-                logger.warning("logout of deleted session %s: %s", session.id, exc.message)
-        self._attempts.pop(session.id, None)
-        self._locks.pop(session.id, None)
+                logger.warning("stop of %s: %s", session_id, exc.message)
+
+    async def logout(self, session_id: uuid.UUID, engine_name: str) -> None:
+        """Log a session's device out; its state was changed by the request."""
+        self._cancel_reconnect(session_id)
+        self._attempts.pop(session_id, None)
+        engine = self.engines.get(engine_name)
+        if engine is None:
+            return
+        with self._quieted(session_id):
+            try:
+                await engine.logout(str(session_id))
+            except EngineError as exc:
+                logger.warning("logout of %s: %s", session_id, exc.message)
+
+    async def discard(self, session_id: uuid.UUID, engine_name: str) -> None:
+        """After a session was deleted: log its device out and forget it."""
+        await self.logout(session_id, engine_name)
+        self._quiet.add(session_id)
+        self._locks.pop(session_id, None)
 
     async def request_pairing_code(self, session: WhatsAppSession, phone_number: str) -> str:
         if session.linked and session.session_state is SessionState.CONNECTED:
@@ -229,7 +245,7 @@ class SessionManager:
             return
         async with self._locks[session_id]:
             session = await self._apply_with_retries(session_id, event)
-        if session is None:
+        if session is None or session.session_state is SessionState.STOPPED:
             return
         if isinstance(event, ConnectedEvent):
             self._attempts.pop(session_id, None)
@@ -269,6 +285,8 @@ class SessionManager:
 
     async def _apply(self, db: AsyncSession, session: WhatsAppSession, event: EngineEvent) -> None:
         signal = self.signal
+        if isinstance(event, _CONNECTION_EVENTS) and not _engine_may_move(session):
+            return
         match event:
             case QrCodeEvent(code=code, expires_in=expires_in):
                 expires_at = utcnow() + timedelta(seconds=expires_in)
@@ -379,7 +397,9 @@ class SessionManager:
     ) -> None:
         async with self._locks[session_id], self.database.transaction() as db:
             session = await SessionRepository(db).get_by_id(session_id)
-            if session is not None:
+            if session is not None and (
+                _engine_may_move(session) or state in (SessionState.LOGGED_OUT, SessionState.FAILED)
+            ):
                 await service.transition(
                     db, session, state, reason=reason, detail=detail, signal=self.signal
                 )
