@@ -41,6 +41,7 @@ from wagate.errors import AppError, ErrorCode
 from wagate.events.service import OutboxSignal
 from wagate.sessions import service
 from wagate.sessions.backoff import reconnect_delay
+from wagate.sessions.engine_calls import engine_errors
 from wagate.sessions.models import SessionState, WhatsAppSession
 from wagate.sessions.repository import SessionRepository
 from wagate.storage.base import utcnow
@@ -226,10 +227,8 @@ class SessionManager:
         if session.linked and session.session_state is SessionState.CONNECTED:
             raise AppError(ErrorCode.CONFLICT, "The session is already linked to a phone")
         engine = self.engine(session.engine)
-        try:
+        with engine_errors():
             return await engine.request_pairing_code(str(session.id), phone_number)
-        except EngineError as exc:
-            raise AppError(ErrorCode.ENGINE_ERROR, exc.message) from exc
 
     # -- the engines' event sink --------------------------------------------
 

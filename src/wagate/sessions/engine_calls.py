@@ -1,0 +1,55 @@
+"""The one place where an engine's refusal becomes an API error.
+
+Services that ask an engine for something on a person's behalf (a number
+check, the groups, a pairing code) wrap the call in :func:`engine_errors`;
+every face then renders the resulting :class:`AppError` in its own shape.
+The table goes by the kind of error: only an error that a reconnect may cure
+answers ``SESSION_NOT_CONNECTED``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from wagate.engines.base import (
+    EngineError,
+    InvalidRecipientError,
+    MediaError,
+    NetworkError,
+    NotConnectedError,
+    NotLinkedError,
+    RateLimitedError,
+    SessionBannedError,
+    UnsupportedError,
+)
+from wagate.errors import AppError, ErrorCode
+
+_BY_KIND: dict[type[EngineError], ErrorCode] = {
+    NotConnectedError: ErrorCode.SESSION_NOT_CONNECTED,  # 409, until it reconnects
+    NetworkError: ErrorCode.SERVICE_UNAVAILABLE,  # 503, WhatsApp is out of reach
+    RateLimitedError: ErrorCode.RATE_LIMIT_EXCEEDED,  # 429
+    NotLinkedError: ErrorCode.CONFLICT,  # 409, needs a new link, not a wait
+    SessionBannedError: ErrorCode.CONFLICT,  # 409, the account is banned
+    InvalidRecipientError: ErrorCode.NOT_FOUND,  # 404, no such number or group
+    UnsupportedError: ErrorCode.VALIDATION_ERROR,  # 400, this engine cannot do it
+    MediaError: ErrorCode.ENGINE_ERROR,  # 502
+}
+
+
+def to_app_error(error: EngineError) -> AppError:
+    """The API error for an engine error, by the nearest kind in the table."""
+    for kind in type(error).__mro__:
+        code = _BY_KIND.get(kind)
+        if code is not None:
+            return AppError(code, error.message)
+    code = ErrorCode.SERVICE_UNAVAILABLE if error.temporary else ErrorCode.ENGINE_ERROR
+    return AppError(code, error.message)
+
+
+@contextmanager
+def engine_errors() -> Iterator[None]:
+    try:
+        yield
+    except EngineError as exc:
+        raise to_app_error(exc) from exc
