@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     jwt_expires_minutes: int = Field(default=60 * 24 * 7, ge=1)
     admin_email: str = "admin@example.com"
+    # The first administrator's username (logins accept it in place of the email).
+    admin_username: str | None = "admin"
     admin_password: str | None = None
     allow_registration: bool = True
     allow_private_urls: bool = False
@@ -86,6 +88,8 @@ class Settings(BaseSettings):
     rate_limit_auth: str = "5/minute"
     rate_limit_webhooks: str = "10/minute"
     rate_limit_session_changes: str = "20/minute"
+    # Browser origins allowed to call the API (CORS); none by default, "*" for any.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Addresses (IPs or CIDRs) of proxies whose X-Forwarded-For is believed.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     metrics_token: str | None = None
@@ -99,7 +103,9 @@ class Settings(BaseSettings):
     whatsmeow_device_name: str = "wagate"
     whatsmeow_log_level: str = "WARNING"
 
-    @field_validator("engines", "webhook_retry_delays", "trusted_proxies", mode="before")
+    @field_validator(
+        "engines", "webhook_retry_delays", "trusted_proxies", "cors_origins", mode="before"
+    )
     @classmethod
     def _lists_from_csv(cls, value: object) -> object:
         return _split_csv(value)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from wagate.schemas import ApiDateTime, RequestModel
 
@@ -11,11 +11,25 @@ class RegisterRequest(RequestModel):
     email: str = Field(min_length=3, max_length=320)
     password: str = Field(min_length=1, max_length=1024)
     name: str | None = Field(default=None, max_length=200)
+    username: str | None = Field(default=None, max_length=64)
 
 
 class LoginRequest(RequestModel):
-    email: str = Field(min_length=1, max_length=320)
+    """``email`` may hold a username, and ``username`` may be sent instead."""
+
+    email: str | None = Field(default=None, min_length=1, max_length=320)
+    username: str | None = Field(default=None, min_length=1, max_length=320)
     password: str = Field(min_length=1, max_length=1024)
+
+    @model_validator(mode="after")
+    def _one_login_name(self) -> LoginRequest:
+        if not (self.email or self.username):
+            raise ValueError("email (or username) is required")
+        return self
+
+    @property
+    def login(self) -> str:
+        return self.email or self.username or ""
 
 
 class UserOut(BaseModel):

@@ -219,9 +219,7 @@ class WebhookDispatcher:
             )
             if following is None:
                 return None
-            return Target(
-                following, endpoint.url, endpoint.secret_encrypted, endpoint.send_secret_header
-            )
+            return Target.of(following, endpoint)
 
 
 def _outcome_label(outcome: Outcome) -> str:

@@ -55,6 +55,7 @@ class Endpoint:
     secret_encrypted: str
     send_secret_header: bool
     is_active: bool
+    format: str
 
 
 async def record_outcome(
@@ -113,6 +114,7 @@ async def record_outcome(
                     Webhook.secret_encrypted,
                     Webhook.send_secret_header,
                     Webhook.is_active,
+                    Webhook.format,
                 )
             )
         ).one_or_none()
@@ -123,7 +125,11 @@ async def record_outcome(
     await _count_failure(db, webhook, outcome, now, policy, signal)
     await db.flush()
     return Endpoint(
-        webhook.url, webhook.secret_encrypted, webhook.send_secret_header, webhook.is_active
+        webhook.url,
+        webhook.secret_encrypted,
+        webhook.send_secret_header,
+        webhook.is_active,
+        webhook.format,
     )
 
 

@@ -1,0 +1,175 @@
+"""The multi-session API (``../shared/seeds/multi-session-api-guide.md``) under
+``/api``: every route validates, makes its service call and shapes the answer
+as the guide shows. ``{session_id}`` is a session id or the session's phone
+number, within the caller's sessions (``deps.FaceSession``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from wagate.auth import service as auth_service
+from wagate.deps import (
+    Authenticated,
+    ClientAddress,
+    DbSession,
+    FaceSession,
+    Manager,
+    SettingsDep,
+)
+from wagate.faces.multisession.face import PREFIX
+from wagate.faces.multisession.schemas import (
+    CreateSessionRequest,
+    Done,
+    LoginRequest,
+    LoginResponse,
+    LoginUser,
+    MultiSession,
+    RenameRequest,
+    SessionDone,
+    WebhookDone,
+    WebhookRequest,
+)
+from wagate.sessions import lifecycle
+from wagate.sessions import service as sessions_service
+from wagate.sessions.models import SessionState
+from wagate.webhooks import service as webhooks_service
+from wagate.webhooks.formats import WebhookFormat
+
+router = APIRouter(prefix=PREFIX, tags=["multi-session"])
+
+
+@router.post("/login")
+async def login(
+    body: LoginRequest, db: DbSession, settings: SettingsDep, ip: ClientAddress
+) -> LoginResponse:
+    user = await auth_service.authenticate(
+        db, login=body.username, password=body.password, ip_address=ip
+    )
+    token = auth_service.issue_token(
+        user, secret=settings.resolved_secret_key, expires_minutes=settings.jwt_expires_minutes
+    )
+    return LoginResponse(
+        token=token, user=LoginUser(id=str(user.id), username=user.username or user.email)
+    )
+
+
+@router.get("/sessions")
+async def list_sessions(db: DbSession, principal: Authenticated) -> list[MultiSession]:
+    """A bare array, as the guide's monitoring code reads it."""
+    if principal.session is not None:  # a session key sees its own session only
+        return [MultiSession.of(principal.session)]
+    return [MultiSession.of(s) for s in await sessions_service.list_owned(db, principal.user)]
+
+
+@router.post("/sessions", status_code=201)
+async def create_session(
+    body: CreateSessionRequest,
+    db: DbSession,
+    principal: Authenticated,
+    manager: Manager,
+    settings: SettingsDep,
+    ip: ClientAddress,
+) -> MultiSession:
+    """The session object itself (the guide's client stores ``session.id``). It
+    waits idle until ``connect``, as the guide's flow has it."""
+    created = await lifecycle.create(
+        db,
+        manager,
+        principal.user,
+        name=body.name,
+        connect=False,
+        declared_phone=body.phone,
+        ip_address=ip,
+    )
+    if body.webhook_url:
+        await webhooks_service.set_session_webhook(
+            db,
+            principal.user,
+            created.session.id,
+            body.webhook_url,
+            format=WebhookFormat.MULTISESSION,
+            instance_secret=settings.resolved_secret_key,
+            allow_private=settings.allow_private_urls,
+            ip_address=ip,
+        )
+    return MultiSession.of(created.session)
+
+
+@router.get("/sessions/{session_id}")
+async def get_session(session: FaceSession) -> MultiSession:
+    return MultiSession.of(session)
+
+
+@router.delete("/sessions/{session_id}")
+async def delete_session(
+    session: FaceSession,
+    db: DbSession,
+    principal: Authenticated,
+    manager: Manager,
+    ip: ClientAddress,
+) -> Done:
+    await lifecycle.delete(db, manager, principal.user, session.id, ip_address=ip)
+    return Done(message="Session deleted")
+
+
+@router.put("/sessions/{session_id}/name")
+async def rename_session(
+    body: RenameRequest, session: FaceSession, db: DbSession, principal: Authenticated
+) -> SessionDone:
+    renamed = await sessions_service.update(
+        db,
+        principal.user,
+        session.id,
+        name=body.name,
+        send_rate_per_minute=None,
+        typing_delay_ms=None,
+        fields_set={"name"},
+    )
+    return SessionDone(message="Session name updated", session=MultiSession.of(renamed))
+
+
+@router.put("/sessions/{session_id}/webhook")
+async def set_webhook(
+    body: WebhookRequest,
+    session: FaceSession,
+    db: DbSession,
+    principal: Authenticated,
+    settings: SettingsDep,
+    ip: ClientAddress,
+) -> WebhookDone:
+    webhook = await webhooks_service.set_session_webhook(
+        db,
+        principal.user,
+        session.id,
+        body.webhook_url,
+        format=WebhookFormat.MULTISESSION,
+        instance_secret=settings.resolved_secret_key,
+        allow_private=settings.allow_private_urls,
+        ip_address=ip,
+    )
+    url = webhook.url if webhook else None
+    return WebhookDone(message="Webhook updated" if url else "Webhook removed", webhook_url=url)
+
+
+@router.post("/sessions/{session_id}/connect")
+async def connect_session(
+    session: FaceSession, db: DbSession, principal: Authenticated, manager: Manager
+) -> SessionDone:
+    """Begin linking (the QR codes come over ``/api/ws/{id}``), or resume a
+    linked session."""
+    connecting = await lifecycle.connect(db, manager, principal.user, session.id)
+    if connecting.session_state is SessionState.CONNECTED:
+        message = "Session is already connected"
+    elif connecting.linked:
+        message = "Session is reconnecting"
+    else:
+        message = "Scan the QR code to connect (see /api/ws/{id})"
+    return SessionDone(message=message, session=MultiSession.of(connecting))
+
+
+@router.post("/sessions/{session_id}/disconnect")
+async def disconnect_session(
+    session: FaceSession, db: DbSession, principal: Authenticated, manager: Manager
+) -> SessionDone:
+    stopped = await lifecycle.disconnect(db, manager, principal.user, session.id)
+    return SessionDone(message="Session disconnected", session=MultiSession.of(stopped))

@@ -1,0 +1,82 @@
+"""The multi-session API's session management, field for field as its guide shows."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.faces.conftest import Guide
+
+
+async def test_login_by_username_answers_the_guides_shape(
+    client: httpx.AsyncClient, guide: Guide
+) -> None:
+    alice = await guide.user("alice")
+    assert alice.username == "alice"
+    # The first administrator's username is "admin", as in the guide's example.
+    admin = await guide.login("admin", "admin-password-1")
+    assert admin.username == "admin"
+    # Login by email works as well, on both faces.
+    by_email = await client.post(
+        "/api/login", json={"username": "alice@example.com", "password": alice.password}
+    )
+    assert by_email.status_code == 200
+    native = await client.post(
+        "/api/v1/auth/login", json={"email": "alice", "password": alice.password}
+    )
+    assert native.status_code == 200, native.text
+    wrong = await client.post("/api/login", json={"username": "alice", "password": "nope-nope"})
+    assert wrong.status_code == 401
+    assert wrong.json() == {"error": "Unauthorized", "message": "Invalid email or password"}
+
+
+async def test_sessions_are_a_bare_array_and_created_idle(
+    client: httpx.AsyncClient, guide: Guide
+) -> None:
+    user = await guide.user()
+    assert await guide.sessions(user) == []
+    business = await guide.create(user, name="Business Support")
+    assert business == {
+        "id": business["id"],
+        "name": "Business Support",
+        "phone": None,
+        "connected": False,
+        "logged_in": False,
+        "state": "pending",
+    }
+    personal = await guide.create(user, name="Personal Account", phone="+62 822 6079 0996")
+    assert personal["phone"] == "6282260790996"
+    listed = await guide.sessions(user)
+    assert [s["id"] for s in listed] == [business["id"], personal["id"]]
+    # By id and by number, within the caller's sessions.
+    by_id = await client.get(f"/api/sessions/{business['id']}", headers=user.headers)
+    assert by_id.json() == business
+    by_phone = await client.get("/api/sessions/6282260790996", headers=user.headers)
+    assert by_phone.json()["id"] == personal["id"]
+    renamed = await client.put(
+        f"/api/sessions/{business['id']}/name", json={"name": "Sales"}, headers=user.headers
+    )
+    assert renamed.status_code == 200
+    assert renamed.json()["session"]["name"] == "Sales"
+    deleted = await client.delete(f"/api/sessions/{personal['id']}", headers=user.headers)
+    assert deleted.json() == {"success": True, "message": "Session deleted"}
+    assert [s["id"] for s in await guide.sessions(user)] == [business["id"]]
+
+
+async def test_another_users_session_is_not_found_by_id_or_number(
+    client: httpx.AsyncClient, guide: Guide
+) -> None:
+    owner, other = await guide.user(), await guide.user()
+    session = await guide.create(owner, name="Mine", phone="15550001111")
+    for ref in (session["id"], "15550001111"):
+        for method, path in (
+            ("GET", ""),
+            ("DELETE", ""),
+            ("POST", "/connect"),
+            ("POST", "/disconnect"),
+        ):
+            response = await client.request(
+                method, f"/api/sessions/{ref}{path}", headers=other.headers
+            )
+            assert response.status_code == 404, (method, path, response.text)
+            assert response.json() == {"error": "Not Found", "message": "Session not found"}
+    assert (await client.get(f"/api/sessions/{session['id']}", headers=owner.headers)).status_code == 200
