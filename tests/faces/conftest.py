@@ -31,7 +31,9 @@ class Guide:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client
 
-    async def user(self, username: str | None = None, password: str = "password-2-long") -> GuideUser:
+    async def user(
+        self, username: str | None = None, password: str = "password-2-long"
+    ) -> GuideUser:
         username = username or f"user{uuid.uuid4().hex[:8]}"
         registered = await self.client.post(
             "/api/v1/auth/register",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-
 from tests.faces.conftest import Guide
 
 
@@ -79,4 +78,6 @@ async def test_another_users_session_is_not_found_by_id_or_number(
             )
             assert response.status_code == 404, (method, path, response.text)
             assert response.json() == {"error": "Not Found", "message": "Session not found"}
-    assert (await client.get(f"/api/sessions/{session['id']}", headers=owner.headers)).status_code == 200
+    assert (
+        await client.get(f"/api/sessions/{session['id']}", headers=owner.headers)
+    ).status_code == 200
