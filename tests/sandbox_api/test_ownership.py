@@ -12,6 +12,8 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from wagate.events.models import OutboxEvent
+from wagate.messages import directory
+from wagate.sessions.models import WhatsAppSession
 
 
 async def disconnections(app: FastAPI, session_id: str) -> int:
@@ -131,3 +133,29 @@ async def test_faults_reach_only_the_callers_sessions(
         return await disconnections(app, linked.session_id) == 1
 
     await wait_until(dropped, what="the owner's fault to drop the session")
+
+
+async def test_a_business_phone_is_reported_with_its_verified_name(
+    app: FastAPI, client: httpx.AsyncClient, user: Any, session_tools: Any
+) -> None:
+    linked = await session_tools.link(user.headers)
+    shop = await session_tools.phone(user.headers, businessName="Acme Shoes")
+    person = await session_tools.phone(user.headers)
+    shown = await client.get(f"/sandbox/v1/phones/{shop}", headers=user.headers)
+    assert shown.json()["data"]["businessName"] == "Acme Shoes"
+    too_long = await client.patch(
+        f"/sandbox/v1/phones/{person}", json={"businessName": "x" * 101}, headers=user.headers
+    )
+    assert too_long.status_code == 400
+
+    async with app.state.database.transaction() as db:
+        session = await db.get(WhatsAppSession, uuid.UUID(linked.session_id))
+        assert session is not None
+        checks = await directory.check_numbers(
+            app.state.session_manager, session, [shop, person, "19998887777"]
+        )
+    assert [(c.number, c.on_whatsapp, c.verified_name) for c in checks] == [
+        (shop, True, "Acme Shoes"),
+        (person, True, None),
+        ("19998887777", False, None),
+    ]

@@ -57,6 +57,7 @@ async def create_phone(
         online=body.online,
         auto_read=body.autoRead,
         auto_reply=body.autoReply,
+        business_name=body.businessName,
     )
     if not created:
         response.status_code = 200

@@ -15,6 +15,7 @@ class CreatePhoneRequest(RequestModel):
     online: bool = True
     autoRead: bool = False
     autoReply: Literal["echo"] | None = None
+    businessName: str | None = Field(default=None, min_length=1, max_length=100)
 
 
 class UpdatePhoneRequest(RequestModel):
@@ -22,6 +23,7 @@ class UpdatePhoneRequest(RequestModel):
     online: bool | None = None
     autoRead: bool | None = None
     autoReply: Literal["echo"] | None = None
+    businessName: str | None = Field(default=None, min_length=1, max_length=100)
 
 
 class LinkRequest(RequestModel):

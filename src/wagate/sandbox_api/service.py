@@ -63,6 +63,7 @@ async def create_phone(
     online: bool,
     auto_read: bool,
     auto_reply: str | None,
+    business_name: str | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Create (or, for its owner, update) a phone. Returns it and whether it is new."""
     phone = number(raw)
@@ -70,7 +71,14 @@ async def create_phone(
     if owner is not None and owner != user.id:
         raise AppError(ErrorCode.CONFLICT, f"The number {phone} is another user's sandbox phone")
     created = await run(
-        control.create_phone(phone, name, online=online, auto_read=auto_read, auto_reply=auto_reply)
+        control.create_phone(
+            phone,
+            name,
+            online=online,
+            auto_read=auto_read,
+            auto_reply=auto_reply,
+            business_name=business_name,
+        )
     )
     if owner is None:
         await owners.claim(db, phone, user.id)

@@ -121,6 +121,7 @@ async def check_numbers(run: SessionRun, numbers: list[str]) -> list[NumberCheck
             continue
     wanted = sorted(set(digits.values()))
     found: dict[str, str | None] = {}
+    verified: dict[str, str] = {}
     for start in range(0, len(wanted), CHECK_BATCH):
         batch = wanted[start : start + CHECK_BATCH]
         try:
@@ -135,11 +136,15 @@ async def check_numbers(run: SessionRun, numbers: list[str]) -> list[NumberCheck
                 jid = f"{query}@{incoming.USER_SERVER}"  # whatsmeow may answer with a hidden id
             key = query or jid.split("@", 1)[0]
             found[key] = jid if answer.IsIn else None
+            name = answer.VerifiedName.Details.verifiedName
+            if answer.IsIn and name:
+                verified[key] = name
     return [
         NumberCheck(
             number=number,
             jid=found.get(digits.get(number, "")),
             on_whatsapp=found.get(digits.get(number, "")) is not None,
+            verified_name=verified.get(digits.get(number, "")),
         )
         for number in numbers
     ]
