@@ -73,3 +73,9 @@ def guide(client: httpx.AsyncClient) -> Guide:
 def settings_overrides() -> dict[str, object]:
     # The tests' webhook receivers listen on loopback.
     return {"allow_private_urls": True}
+
+
+# The live tests' real uvicorn (WebSocket clients need a socket) and the
+# webhook tests' real receiver, shared rather than written again.
+from tests.live.conftest import ws_base  # noqa: E402, F401
+from tests.webhooks.conftest import make_receiver  # noqa: E402, F401

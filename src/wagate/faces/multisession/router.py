@@ -5,8 +5,11 @@ number, within the caller's sessions (``deps.FaceSession``)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
+from wagate.auth import credentials
 from wagate.auth import service as auth_service
 from wagate.deps import (
     Authenticated,
@@ -14,24 +17,36 @@ from wagate.deps import (
     DbSession,
     FaceSession,
     Manager,
+    Queue,
     SettingsDep,
 )
+from wagate.errors import AppError, ErrorCode
 from wagate.faces.multisession.face import PREFIX
 from wagate.faces.multisession.schemas import (
+    CheckNumberRequest,
     CreateSessionRequest,
     Done,
+    GroupList,
     LoginRequest,
     LoginResponse,
     LoginUser,
+    MultiGroup,
     MultiSession,
+    NumberChecked,
     RenameRequest,
+    SendByPhoneRequest,
+    SendRequest,
     SessionDone,
     WebhookDone,
     WebhookRequest,
 )
+from wagate.jid import InvalidJidError, normalize_number, to_jid
+from wagate.messages import directory, sending
+from wagate.messages.service import OutgoingSpec
+from wagate.responses import DeferredJSONResponse
 from wagate.sessions import lifecycle
 from wagate.sessions import service as sessions_service
-from wagate.sessions.models import SessionState
+from wagate.sessions.models import SessionState, WhatsAppSession
 from wagate.webhooks import service as webhooks_service
 from wagate.webhooks.formats import WebhookFormat
 
@@ -173,3 +188,83 @@ async def disconnect_session(
 ) -> SessionDone:
     stopped = await lifecycle.disconnect(db, manager, principal.user, session.id)
     return SessionDone(message="Session disconnected", session=MultiSession.of(stopped))
+
+
+def _text_to(body: SendRequest) -> OutgoingSpec:
+    try:
+        recipient = to_jid(body.recipient)
+    except InvalidJidError as exc:
+        raise AppError(ErrorCode.VALIDATION_ERROR, f"recipient: {exc}") from exc
+    return OutgoingSpec(kind="text", to=recipient, text=body.message)
+
+
+def _sent(submitted: sending.Submitted) -> DeferredJSONResponse:
+    """Answered after the commit, once the engine acked (or the wait ran out)."""
+
+    async def body() -> dict[str, Any]:
+        status = await submitted.status()
+        message = "Message sent successfully" if status != "queued" else "Message queued"
+        return {
+            "success": True,
+            "message": message,
+            "message_id": submitted.message_id,
+            "status": status,
+        }
+
+    return DeferredJSONResponse(body)
+
+
+async def _send(
+    db: DbSession, manager: Manager, queue: Queue, session: WhatsAppSession, body: SendRequest
+) -> DeferredJSONResponse:
+    # The guide refuses a send from a session that is not logged in (its 404),
+    # where the native face would queue it.
+    submitted = await sending.submit(
+        db, manager, queue, session, _text_to(body), require_connected=True
+    )
+    return _sent(submitted)
+
+
+@router.post("/sessions/{session_id}/send", response_model=None)
+async def send_from_session(
+    body: SendRequest, session: FaceSession, db: DbSession, manager: Manager, queue: Queue
+) -> DeferredJSONResponse:
+    """``recipient``: a number or a group JID."""
+    return await _send(db, manager, queue, session, body)
+
+
+@router.post("/send", response_model=None)
+async def send_from_phone(
+    body: SendByPhoneRequest,
+    db: DbSession,
+    principal: Authenticated,
+    manager: Manager,
+    queue: Queue,
+) -> DeferredJSONResponse:
+    """The session is the caller's one with the number ``phone``."""
+    session = await credentials.session_by_reference(db, principal, body.phone)
+    return await _send(db, manager, queue, session, body)
+
+
+@router.post("/sessions/{session_id}/check-number")
+async def check_number(
+    body: CheckNumberRequest, session: FaceSession, manager: Manager
+) -> NumberChecked:
+    try:
+        number = normalize_number(body.number)
+    except InvalidJidError as exc:
+        raise AppError(ErrorCode.VALIDATION_ERROR, f"number: {exc}") from exc
+    [check] = await directory.check_numbers(manager, session, [number])
+    verified_name = check.verified_name
+    return NumberChecked(
+        number=number,
+        on_whatsapp=check.on_whatsapp,
+        verified=verified_name is not None,
+        verified_name=verified_name,
+    )
+
+
+@router.get("/sessions/{session_id}/groups")
+async def list_groups(session: FaceSession, manager: Manager) -> GroupList:
+    groups = await directory.groups(manager, session)
+    return GroupList(count=len(groups), groups=[MultiGroup.of(g, session.jid) for g in groups])

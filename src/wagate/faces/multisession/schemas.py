@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from wagate.engines.base import GroupInfo
 from wagate.schemas import RequestModel
 from wagate.sessions.models import SessionState, WhatsAppSession
 from wagate.webhooks.schemas import URL_MAX_LENGTH
@@ -118,6 +119,22 @@ class MultiGroup(BaseModel):
     participant_count: int
     is_admin: bool
     is_super_admin: bool
+
+    @classmethod
+    def of(cls, group: GroupInfo, own_jid: str | None) -> MultiGroup:
+        """``is_admin`` and ``is_super_admin`` are this session's own rights in the group."""
+        me = next((p for p in group.participants if own_jid and p.jid == own_jid), None)
+        topic = group.topic or ""
+        return cls(
+            jid=group.jid,
+            name=group.name,
+            topic=topic,
+            description=topic,
+            owner=group.owner,
+            participant_count=len(group.participants),
+            is_admin=bool(me and (me.is_admin or me.is_super_admin)),
+            is_super_admin=bool(me and me.is_super_admin),
+        )
 
 
 class GroupList(BaseModel):
