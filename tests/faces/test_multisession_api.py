@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from tests.faces.conftest import Guide
+
+pytestmark = pytest.mark.both_databases
 
 
 async def test_login_by_username_answers_the_guides_shape(

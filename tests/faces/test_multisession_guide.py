@@ -17,6 +17,8 @@ from websockets.asyncio.client import ClientConnection, connect
 # Slow QR rotation, so a code read from the socket is still good when scanned.
 SLOW_QR = {"sandbox_qr_interval": 3.0, "allow_private_urls": True}
 
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture
 def settings_overrides() -> dict[str, object]:

@@ -34,6 +34,7 @@ def _item(webhook: Webhook) -> WebhookItem:
         send_secret_header=webhook.send_secret_header,
         last_success_at=webhook.last_success_at,
         disabled_reason=webhook.disabled_reason,
+        format=webhook.format,
     )
 
 
@@ -81,6 +82,7 @@ async def create_webhook(
         send_secret_header=body.sendSecretHeader,
         instance_secret=settings.resolved_secret_key,
         allow_private=settings.allow_private_urls,
+        format=body.format,
         ip_address=ip,
     )
     webhook = created.webhook
@@ -91,6 +93,7 @@ async def create_webhook(
             secret=created.secret,
             events=webhook.events,
             sendSecretHeader=webhook.send_secret_header,
+            format=webhook.format,
         )
     )
 
