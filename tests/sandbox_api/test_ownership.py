@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
@@ -29,11 +30,16 @@ async def disconnections(app: FastAPI, session_id: str) -> int:
         return int(count or 0)
 
 
+@pytest.fixture
+async def tenants(make_user: Any) -> tuple[Any, Any]:
+    """Two users: one who owns what the test makes, one who tries to reach it."""
+    return await make_user(), await make_user()
+
+
 async def test_a_phone_is_its_creators_only(
-    client: httpx.AsyncClient, make_user: Any, session_tools: Any
+    client: httpx.AsyncClient, tenants: tuple[Any, Any], session_tools: Any
 ) -> None:
-    owner = await make_user()
-    stranger = await make_user()
+    owner, stranger = tenants
     phone = await session_tools.phone(owner.headers)
 
     taken = await client.post(
@@ -69,10 +75,9 @@ async def test_a_phone_is_its_creators_only(
 
 
 async def test_groups_are_seen_by_the_owners_of_their_members(
-    client: httpx.AsyncClient, make_user: Any, session_tools: Any
+    client: httpx.AsyncClient, tenants: tuple[Any, Any], session_tools: Any
 ) -> None:
-    owner = await make_user()
-    stranger = await make_user()
+    owner, stranger = tenants
     admin = await session_tools.phone(owner.headers)
     member = await session_tools.phone(owner.headers)
     created = await client.post(
@@ -102,10 +107,13 @@ async def test_groups_are_seen_by_the_owners_of_their_members(
 
 
 async def test_faults_reach_only_the_callers_sessions(
-    app: FastAPI, client: httpx.AsyncClient, make_user: Any, session_tools: Any, wait_until: Any
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    tenants: tuple[Any, Any],
+    session_tools: Any,
+    wait_until: Any,
 ) -> None:
-    owner = await make_user()
-    stranger = await make_user()
+    owner, stranger = tenants
     linked = await session_tools.link(owner.headers)
     for body in (
         {"kind": "disconnect", "sessionId": linked.session_id},

@@ -44,6 +44,15 @@ async def create_idle(
     return data
 
 
+async def disconnect(
+    client: httpx.AsyncClient, headers: dict[str, str], session_id: str
+) -> dict[str, Any]:
+    response = await client.post(f"/api/v1/sessions/{session_id}/disconnect", headers=headers)
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
 async def test_a_session_created_idle_links_only_once_connected(
     app: FastAPI, client: httpx.AsyncClient, user: Any, session_tools: Any
 ) -> None:
@@ -93,11 +102,7 @@ async def test_disconnect_stops_a_linked_session_until_it_is_connected(
     client: httpx.AsyncClient, user: Any, session_tools: Any
 ) -> None:
     linked = await session_tools.link(user.headers)
-    response = await client.post(
-        f"/api/v1/sessions/{linked.session_id}/disconnect", headers=user.headers
-    )
-    assert response.status_code == 200, response.text
-    data = response.json()["data"]
+    data = await disconnect(client, user.headers, linked.session_id)
     assert (data["status"], data["state"], data["reason"]) == (
         "disconnected",
         "stopped",
@@ -123,10 +128,7 @@ async def test_the_keepalive_sweep_leaves_a_stopped_session_alone(
 ) -> None:
     stopped = await session_tools.link(user.headers, "stopped")
     dropped = await session_tools.link(user.headers, "dropped")
-    response = await client.post(
-        f"/api/v1/sessions/{stopped.session_id}/disconnect", headers=user.headers
-    )
-    assert response.status_code == 200, response.text
+    await disconnect(client, user.headers, stopped.session_id)
     # The engine reports a drop it would retry itself, and then never does:
     # only the sweep brings this one back.
     manager = app.state.session_manager
@@ -147,10 +149,7 @@ async def test_a_stopped_session_stays_stopped_across_a_gateway_restart(
 ) -> None:
     stopped = await session_tools.link(user.headers, "stopped")
     resumed = await session_tools.link(user.headers, "resumed")
-    response = await client.post(
-        f"/api/v1/sessions/{stopped.session_id}/disconnect", headers=user.headers
-    )
-    assert response.status_code == 200, response.text
+    await disconnect(client, user.headers, stopped.session_id)
 
     await app.state.session_manager.close()
     second = create_app(settings)

@@ -25,6 +25,7 @@ from wagate.engines.base import MessageKind
 from wagate.errors import AppError, ErrorCode
 from wagate.jid import InvalidJidError, is_group, number_of, to_jid
 from wagate.messages import conversations, sending, uploads
+from wagate.messages.conversations import HistoryQuery
 from wagate.messages.models import Chat, Message, MessageStatus
 from wagate.messages.service import OutgoingSpec
 from wagate.responses import DeferredJSONResponse
@@ -89,7 +90,8 @@ async def _chat_list(db: DbSession, session: WhatsAppSession) -> list[dict[str, 
 
 
 async def _bubbles(db: DbSession, session: WhatsAppSession, jid: str) -> list[dict[str, Any]]:
-    messages = await conversations.history(db, session, limit=MESSAGE_LIMIT, offset=0, chat=jid)
+    query = HistoryQuery(limit=MESSAGE_LIMIT, chat=jid)
+    messages = await conversations.history(db, session, query)
     return [bubble(m) for m in reversed(messages)]
 
 

@@ -5,7 +5,6 @@ API, the dashboard) reads through here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +14,7 @@ from wagate.messages import service
 from wagate.messages.media import MediaStore
 from wagate.messages.models import Chat, Contact, Message, MessageStatus, MessageStatusChange
 from wagate.messages.repository import ChatRepository, ContactRepository, MessageRepository
+from wagate.messages.repository import HistoryQuery as HistoryQuery  # the faces build it
 from wagate.sessions.engine_calls import engine_errors
 from wagate.sessions.manager import SessionManager
 from wagate.sessions.models import WhatsAppSession
@@ -42,29 +42,9 @@ async def stored_media(
     return message, store.path_for(message.media_sha256)
 
 
-async def history(
-    db: AsyncSession,
-    session: WhatsAppSession,
-    *,
-    limit: int,
-    offset: int,
-    direction: str | None = None,
-    chat: str | None = None,
-    status: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> list[Message]:
+async def history(db: AsyncSession, session: WhatsAppSession, query: HistoryQuery) -> list[Message]:
     """Newest first."""
-    return await MessageRepository(db).history(
-        session.id,
-        limit=limit,
-        offset=offset,
-        direction=direction,
-        chat=chat,
-        status=status,
-        since=since,
-        until=until,
-    )
+    return await MessageRepository(db).history(session.id, query)
 
 
 async def message_with_history(

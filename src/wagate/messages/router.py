@@ -13,6 +13,7 @@ from wagate.engines.base import GroupInfo
 from wagate.errors import AppError, ErrorCode
 from wagate.jid import InvalidJidError, is_group, normalize_number, number_of, to_jid
 from wagate.messages import conversations, directory
+from wagate.messages.conversations import HistoryQuery
 from wagate.messages.inbound import media_url
 from wagate.messages.models import Chat, Contact, Message, MessageStatus
 from wagate.messages.schemas import (
@@ -35,6 +36,7 @@ from wagate.messages.schemas import (
     StatusChangeOut,
 )
 from wagate.schemas import API_PREFIX, Envelope, MessageEnvelope, ok
+from wagate.sessions.models import WhatsAppSession
 
 router = APIRouter(prefix=API_PREFIX, tags=["messages"])
 
@@ -99,9 +101,7 @@ async def history(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Envelope[HistoryData]:
-    messages = await conversations.history(
-        db,
-        session,
+    query = HistoryQuery(
         limit=limit,
         offset=offset,
         direction=direction,
@@ -110,9 +110,20 @@ async def history(
         since=since,
         until=until,
     )
+    return await _history_page(request, db, session, query)
+
+
+async def _history_page(
+    request: Request, db: DbSession, session: WhatsAppSession, query: HistoryQuery
+) -> Envelope[HistoryData]:
+    messages = await conversations.history(db, session, query)
     base = _base_url(request)
     return ok(
-        HistoryData(messages=[history_item(m, base) for m in messages], limit=limit, offset=offset)
+        HistoryData(
+            messages=[history_item(m, base) for m in messages],
+            limit=query.limit,
+            offset=query.offset,
+        )
     )
 
 
@@ -190,11 +201,8 @@ async def chat_messages(
     limit: int = Limit,
     offset: int = Offset,
 ) -> Envelope[HistoryData]:
-    messages = await conversations.history(db, session, limit=limit, offset=offset, chat=_jid(jid))
-    base = _base_url(request)
-    return ok(
-        HistoryData(messages=[history_item(m, base) for m in messages], limit=limit, offset=offset)
-    )
+    query = HistoryQuery(limit=limit, offset=offset, chat=_jid(jid))
+    return await _history_page(request, db, session, query)
 
 
 @router.post("/chats/{jid}/read")

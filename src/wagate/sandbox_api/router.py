@@ -110,8 +110,7 @@ async def pair_by_code(
 async def unlink(
     phone: str, body: UnlinkRequest, db: DbSession, user: CurrentUser, control: Control
 ) -> Envelope[dict[str, Any]]:
-    number, unlinked = await service.unlink(db, control, user, phone, body.sessionId)
-    return ok({"phone": number, "unlinkedSessions": unlinked})
+    return ok(await service.unlink(db, control, user, phone, body.sessionId))
 
 
 @router.post("/phones/{phone}/messages", status_code=201)
@@ -142,8 +141,7 @@ async def phone_messages(
 async def phone_reads(
     phone: str, body: ReadRequest, db: DbSession, user: CurrentUser, control: Control
 ) -> Envelope[dict[str, Any]]:
-    number, count = await service.read_on_phone(db, control, user, phone, body.messageIds)
-    return ok({"phone": number, "read": count})
+    return ok(await service.read_on_phone(db, control, user, phone, body.messageIds))
 
 
 @router.get("/media/{sha256}")
@@ -156,8 +154,9 @@ async def media(sha256: str, user: CurrentUser, control: Control) -> Response:
 async def create_group(
     body: CreateGroupRequest, db: DbSession, user: CurrentUser, control: Control
 ) -> Envelope[dict[str, Any]]:
-    group = await service.create_group(db, control, user, body.name, body.owner, body.participants)
-    return ok(group)
+    return ok(
+        await service.create_group(db, control, user, body.name, body.owner, body.participants)
+    )
 
 
 @router.get("/groups")

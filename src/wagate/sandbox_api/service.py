@@ -126,9 +126,10 @@ async def pair_by_code(
 
 async def unlink(
     db: AsyncSession, control: SandboxControl, user: User, raw: str, session_id: str | None
-) -> tuple[str, list[str]]:
+) -> dict[str, Any]:
+    """Remove the phone's linked devices (one, or all): those sessions are logged out."""
     phone = await own_phone(db, user, raw)
-    return phone, await run(control.unlink(phone, session_id))
+    return {"phone": phone, "unlinkedSessions": await run(control.unlink(phone, session_id))}
 
 
 async def send_from_phone(
@@ -149,9 +150,10 @@ async def phone_messages(
 
 async def read_on_phone(
     db: AsyncSession, control: SandboxControl, user: User, raw: str, message_ids: list[str]
-) -> tuple[str, int]:
+) -> dict[str, Any]:
+    """The phone reads these messages: read receipts go back to their senders."""
     phone = await own_phone(db, user, raw)
-    return phone, await run(control.read_messages(phone, message_ids))
+    return {"phone": phone, "read": await run(control.read_messages(phone, message_ids))}
 
 
 async def media(control: SandboxControl, sha256: str) -> bytes:

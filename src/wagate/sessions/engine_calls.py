@@ -12,28 +12,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from wagate.engines.base import (
-    EngineError,
-    InvalidRecipientError,
-    MediaError,
-    NetworkError,
-    NotConnectedError,
-    NotLinkedError,
-    RateLimitedError,
-    SessionBannedError,
-    UnsupportedError,
-)
+from wagate.engines import base
+from wagate.engines.base import EngineError
 from wagate.errors import AppError, ErrorCode
 
 _BY_KIND: dict[type[EngineError], ErrorCode] = {
-    NotConnectedError: ErrorCode.SESSION_NOT_CONNECTED,  # 409, until it reconnects
-    NetworkError: ErrorCode.SERVICE_UNAVAILABLE,  # 503, WhatsApp is out of reach
-    RateLimitedError: ErrorCode.RATE_LIMIT_EXCEEDED,  # 429
-    NotLinkedError: ErrorCode.CONFLICT,  # 409, needs a new link, not a wait
-    SessionBannedError: ErrorCode.CONFLICT,  # 409, the account is banned
-    InvalidRecipientError: ErrorCode.NOT_FOUND,  # 404, no such number or group
-    UnsupportedError: ErrorCode.VALIDATION_ERROR,  # 400, this engine cannot do it
-    MediaError: ErrorCode.ENGINE_ERROR,  # 502
+    base.NotConnectedError: ErrorCode.SESSION_NOT_CONNECTED,  # 409, until it reconnects
+    base.NetworkError: ErrorCode.SERVICE_UNAVAILABLE,  # 503, WhatsApp is out of reach
+    base.RateLimitedError: ErrorCode.RATE_LIMIT_EXCEEDED,  # 429
+    base.NotLinkedError: ErrorCode.CONFLICT,  # 409, needs a new link, not a wait
+    base.SessionBannedError: ErrorCode.CONFLICT,  # 409, the account is banned
+    base.InvalidRecipientError: ErrorCode.NOT_FOUND,  # 404, no such number or group
+    base.UnsupportedError: ErrorCode.VALIDATION_ERROR,  # 400, this engine cannot do it
+    base.MediaError: ErrorCode.ENGINE_ERROR,  # 502
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +30,10 @@ from wagate.storage.db import Database, after_commit
 
 # A session id, or (for faces that address sessions by number) a phone number.
 SessionRef = uuid.UUID | str
+# connect, disconnect, restart, logout: what a person asks of one of their sessions.
+SessionAction = Callable[
+    [AsyncSession, SessionManager, User, SessionRef], Awaitable[WhatsAppSession]
+]
 
 # How often wait_for_qr looks again without a wake-up (another process may
 # have stored the QR, and its commit does not wake this one).
@@ -129,17 +134,7 @@ async def disconnect(
     session = await find(db, user, ref)
     if session.session_state is SessionState.FAILED:
         return session
-    await service.transition(
-        db,
-        session,
-        SessionState.STOPPED,
-        reason=DisconnectReason.USER_REQUEST,
-        detail="Disconnected on request",
-        signal=manager.signal,
-    )
-    session_id, engine = session.id, session.engine
-    after_commit(db, lambda: manager.stop(session_id, engine))
-    return session
+    return await _end(db, manager, session, SessionState.STOPPED, "Disconnected on request")
 
 
 async def restart(
@@ -164,16 +159,29 @@ async def logout(
     the device out after it."""
     session = await find(db, user, ref)
     manager.engine(session.engine)
+    return await _end(db, manager, session, SessionState.LOGGED_OUT, "Logged out on request")
+
+
+async def _end(
+    db: AsyncSession,
+    manager: SessionManager,
+    session: WhatsAppSession,
+    state: SessionState,
+    detail: str,
+) -> WhatsAppSession:
+    """A person ended the connection (``stopped``) or the link (``logged_out``):
+    the state changes with this commit, the engine acts after it."""
     await service.transition(
         db,
         session,
-        SessionState.LOGGED_OUT,
+        state,
         reason=DisconnectReason.USER_REQUEST,
-        detail="Logged out on request",
+        detail=detail,
         signal=manager.signal,
     )
     session_id, engine = session.id, session.engine
-    after_commit(db, lambda: manager.logout(session_id, engine))
+    end = manager.stop if state is SessionState.STOPPED else manager.logout
+    after_commit(db, lambda: end(session_id, engine))
     return session
 
 

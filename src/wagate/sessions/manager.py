@@ -17,7 +17,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -184,38 +184,34 @@ class SessionManager:
     # engine never acts on a change that was rolled back.
 
     async def restart(self, session_id: uuid.UUID, engine_name: str) -> None:
-        engine = self.engine(engine_name)
-        self._cancel_reconnect(session_id)
-        with self._quieted(session_id), contextlib.suppress(EngineError):
-            await engine.stop_session(str(session_id))
-        self._attempts.pop(session_id, None)
+        self.engine(engine_name)
+        await self.stop(session_id, engine_name)
         await self.connect(session_id, engine_name)
 
     async def stop(self, session_id: uuid.UUID, engine_name: str) -> None:
         """Close a session's connection and schedule nothing after it (disconnect)."""
-        self._cancel_reconnect(session_id)
-        self._attempts.pop(session_id, None)
-        engine = self.engines.get(engine_name)
-        if engine is None:
-            return
-        with self._quieted(session_id):
-            try:
-                await engine.stop_session(str(session_id))
-            except EngineError as exc:
-                logger.warning("stop of %s: %s", session_id, exc.message)
+        await self._end(session_id, engine_name, "stop")
 
     async def logout(self, session_id: uuid.UUID, engine_name: str) -> None:
         """Log a session's device out; its state was changed by the request."""
+        await self._end(session_id, engine_name, "logout")
+
+    async def _end(
+        self, session_id: uuid.UUID, engine_name: str, how: Literal["stop", "logout"]
+    ) -> None:
+        """Stop or log out a session's connection, with nothing reconnecting it;
+        what the engine reports of it meanwhile is not news."""
         self._cancel_reconnect(session_id)
         self._attempts.pop(session_id, None)
         engine = self.engines.get(engine_name)
         if engine is None:
             return
+        call = engine.stop_session if how == "stop" else engine.logout
         with self._quieted(session_id):
             try:
-                await engine.logout(str(session_id))
+                await call(str(session_id))
             except EngineError as exc:
-                logger.warning("logout of %s: %s", session_id, exc.message)
+                logger.warning("%s of %s: %s", how, session_id, exc.message)
 
     async def discard(self, session_id: uuid.UUID, engine_name: str) -> None:
         """After a session was deleted: log its device out and forget it."""

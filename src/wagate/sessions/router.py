@@ -178,22 +178,25 @@ async def pairing_code(
     )
 
 
-@router.post("/{session_id}/connect")
-async def connect_session(
-    session_id: str, db: DbSession, user: CurrentUser, manager: Manager
-) -> Envelope[SessionStatus]:
-    """Begin linking (a new or logged-out session) or resume a linked one."""
-    session = await lifecycle.connect(db, manager, user, parse_id(session_id, "Session"))
-    return ok(_status(session, manager))
+def _state_endpoint(action: str, call: lifecycle.SessionAction, summary: str) -> None:
+    """``POST /{id}/connect`` and ``/disconnect``: they answer the session's status."""
+
+    async def endpoint(
+        session_id: str, db: DbSession, user: CurrentUser, manager: Manager
+    ) -> Envelope[SessionStatus]:
+        session = await call(db, manager, user, parse_id(session_id, "Session"))
+        return ok(_status(session, manager))
+
+    endpoint.__name__ = f"{action}_session"
+    router.add_api_route(f"/{{session_id}}/{action}", endpoint, methods=["POST"], summary=summary)
 
 
-@router.post("/{session_id}/disconnect")
-async def disconnect_session(
-    session_id: str, db: DbSession, user: CurrentUser, manager: Manager
-) -> Envelope[SessionStatus]:
-    """Stop the session until it is connected again; its device stays linked."""
-    session = await lifecycle.disconnect(db, manager, user, parse_id(session_id, "Session"))
-    return ok(_status(session, manager))
+_state_endpoint(
+    "connect", lifecycle.connect, "Begin linking (a new or logged-out session) or resume it"
+)
+_state_endpoint(
+    "disconnect", lifecycle.disconnect, "Stop it until it is connected again; it stays linked"
+)
 
 
 @router.post("/{session_id}/restart")
