@@ -211,16 +211,23 @@ async def get_principal(request: Request, db: DbSession) -> credentials.Principa
 Authenticated = Annotated[credentials.Principal, Depends(get_principal)]
 
 
-async def get_face_session(
-    request: Request, db: DbSession, principal: Authenticated, session_id: str
+async def face_session(
+    request: Request, db: AsyncSession, principal: credentials.Principal, ref: str
 ) -> WhatsAppSession:
-    """The session a face's ``{session_id}`` names: its id or its phone number,
-    within the sessions the principal may act for."""
-    session = await credentials.session_by_reference(db, principal, session_id)
+    """The session a face names by id or phone number, within the sessions the
+    principal may act for; the request then counts as one of its API calls."""
+    session = await credentials.session_by_reference(db, principal, ref)
     request.state.session_id = str(session.id)
     # Software acting on a session through a face: one of the session's API calls.
     request.state.counts_as_api_call = True
     return session
+
+
+async def get_face_session(
+    request: Request, db: DbSession, principal: Authenticated, session_id: str
+) -> WhatsAppSession:
+    """A face's ``{session_id}`` path parameter: a session id or phone number."""
+    return await face_session(request, db, principal, session_id)
 
 
 FaceSession = Annotated[WhatsAppSession, Depends(get_face_session)]

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
-from wagate.auth import credentials
 from wagate.auth import service as auth_service
 from wagate.deps import (
     Authenticated,
@@ -19,6 +18,7 @@ from wagate.deps import (
     Manager,
     Queue,
     SettingsDep,
+    face_session,
 )
 from wagate.errors import AppError, ErrorCode
 from wagate.faces.multisession.face import PREFIX
@@ -235,6 +235,7 @@ async def send_from_session(
 
 @router.post("/send", response_model=None)
 async def send_from_phone(
+    request: Request,
     body: SendByPhoneRequest,
     db: DbSession,
     principal: Authenticated,
@@ -242,7 +243,7 @@ async def send_from_phone(
     queue: Queue,
 ) -> DeferredJSONResponse:
     """The session is the caller's one with the number ``phone``."""
-    session = await credentials.session_by_reference(db, principal, body.phone)
+    session = await face_session(request, db, principal, body.phone)
     return await _send(db, manager, queue, session, body)
 
 
