@@ -98,13 +98,13 @@ async def link_page(request: Request, session: OwnedSession) -> Response:
 
 @router.post("/{session_id}/link")
 async def start_link(
-    request: Request, db: DbSession, user: PageUser, session: OwnedSession, manager: Manager
+    request: Request, db: DbSession, user: PageUser, session_id: str, manager: Manager
 ) -> Response:
     """Begin a new link attempt when the last one ended; otherwise nothing to do."""
-    view = await lifecycle.link(db, manager, user, session.id, begin=True)
+    view = await lifecycle.link(db, manager, user, session_id, begin=True)
     if wants_json(request):
-        return JSONResponse({"started": view.started, "state": session.state})
-    return redirect(request, f"/dashboard/sessions/{session.id}/link")
+        return JSONResponse({"started": view.started, "state": view.session.state})
+    return redirect(request, f"/dashboard/sessions/{view.session.id}/link")
 
 
 @router.post("/{session_id}/pairing-code")
@@ -112,46 +112,46 @@ async def pairing_code(
     request: Request,
     db: DbSession,
     user: PageUser,
-    session: OwnedSession,
+    session_id: str,
     manager: Manager,
     phone_number: Annotated[str, Form(min_length=6, max_length=32)],
 ) -> Response:
-    code, phone = await lifecycle.request_pairing_code(db, manager, user, session.id, phone_number)
+    pairing = await lifecycle.request_pairing_code(db, manager, user, session_id, phone_number)
     if wants_json(request):
-        return JSONResponse({"code": code, "phoneNumber": phone})
+        return JSONResponse({"code": pairing.code, "phoneNumber": pairing.phone_number})
     context = {
-        "title": f"Link {session.name}",
+        "title": f"Link {pairing.session.name}",
         "nav": "sessions",
-        "session": session,
-        "pairing": {"code": code, "phone": phone},
+        "session": pairing.session,
+        "pairing": {"code": pairing.code, "phone": pairing.phone_number},
     }
     return render(request, "session_link.html", context)
 
 
 @router.post("/{session_id}/restart")
 async def restart(
-    request: Request, db: DbSession, user: PageUser, session: OwnedSession, manager: Manager
+    request: Request, db: DbSession, user: PageUser, session_id: str, manager: Manager
 ) -> Response:
-    await lifecycle.restart(db, manager, user, session.id)
+    session = await lifecycle.restart(db, manager, user, session_id)
     return redirect(request, "/dashboard/sessions", f"“{session.name}” is restarting")
 
 
 @router.post("/{session_id}/logout")
 async def logout(
-    request: Request, db: DbSession, user: PageUser, session: OwnedSession, manager: Manager
+    request: Request, db: DbSession, user: PageUser, session_id: str, manager: Manager
 ) -> Response:
-    await lifecycle.logout(db, manager, user, session.id)
+    session = await lifecycle.logout(db, manager, user, session_id)
     return redirect(request, "/dashboard/sessions", f"“{session.name}” was logged out")
 
 
 @router.post("/{session_id}/rename")
 async def rename(
-    request: Request, db: DbSession, user: PageUser, session: OwnedSession, name: SessionName
+    request: Request, db: DbSession, user: PageUser, session_id: str, name: SessionName
 ) -> Response:
-    await sessions_service.update(
+    session = await sessions_service.update(
         db,
         user,
-        session.id,
+        parse_id(session_id, "Session"),
         name=name,
         send_rate_per_minute=None,
         typing_delay_ms=None,
@@ -161,12 +161,10 @@ async def rename(
 
 
 @router.post("/{session_id}/api-key")
-async def rotate_key(
-    request: Request, db: DbSession, user: PageUser, session: OwnedSession
-) -> Response:
-    rotated = await sessions_service.rotate_api_key(db, user, session.id)
+async def rotate_key(request: Request, db: DbSession, user: PageUser, session_id: str) -> Response:
+    rotated = await sessions_service.rotate_api_key(db, user, parse_id(session_id, "Session"))
     revealed = {
-        "title": f"New API key for “{session.name}”",
+        "title": f"New API key for “{rotated.session.name}”",
         "key": rotated.api_key,
         "note": "The previous key no longer works.",
     }
@@ -178,9 +176,9 @@ async def delete(
     request: Request,
     db: DbSession,
     user: PageUser,
-    session: OwnedSession,
+    session_id: str,
     manager: Manager,
     ip: ClientAddress,
 ) -> Response:
-    await lifecycle.delete(db, manager, user, session.id, ip_address=ip)
+    session = await lifecycle.delete(db, manager, user, session_id, ip_address=ip)
     return redirect(request, "/dashboard/sessions", f"“{session.name}” was deleted")

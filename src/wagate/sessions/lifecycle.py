@@ -50,6 +50,13 @@ class LinkView:
     started: bool
 
 
+@dataclass(frozen=True, slots=True)
+class PairingCode:
+    session: WhatsAppSession
+    code: str
+    phone_number: str  # normalized: digits only
+
+
 def _parse_phone(value: str, field: str = "phone") -> str:
     try:
         return normalize_number(value)
@@ -227,11 +234,12 @@ async def link(
 
 async def request_pairing_code(
     db: AsyncSession, manager: SessionManager, user: User, ref: SessionRef, phone_number: str
-) -> tuple[str, str]:
-    """A pairing code for ``phone_number``: returns (code, the normalized number)."""
+) -> PairingCode:
+    """A code to enter on the phone of ``phone_number`` to link the session."""
     session = await find(db, user, ref)
     phone = _parse_phone(phone_number, "phoneNumber")
-    return await manager.request_pairing_code(session, phone), phone
+    code = await manager.request_pairing_code(session, phone)
+    return PairingCode(session=session, code=code, phone_number=phone)
 
 
 async def wait_for_qr(

@@ -166,13 +166,13 @@ async def pairing_code(
     user: CurrentUser,
     manager: Manager,
 ) -> Envelope[PairingCodeData]:
-    code, phone = await lifecycle.request_pairing_code(
+    pairing = await lifecycle.request_pairing_code(
         db, manager, user, parse_id(session_id, "Session"), body.phoneNumber
     )
     return ok(
         PairingCodeData(
-            code=code,
-            phoneNumber=phone,
+            code=pairing.code,
+            phoneNumber=pairing.phone_number,
             message="On the phone: Linked devices → Link with phone number, then enter this code",
         )
     )
