@@ -34,11 +34,7 @@ router = APIRouter(prefix="/sandbox/v1", tags=["sandbox"])
 
 
 def get_control(manager: Manager) -> SandboxControl:
-    engine = manager.engines.get("sandbox")
-    control: SandboxControl | None = getattr(engine, "control", None)
-    if control is None:
-        raise AppError(ErrorCode.SERVICE_UNAVAILABLE, "The sandbox engine is not enabled")
-    return control
+    return service.control_of(manager)
 
 
 Control = Annotated[SandboxControl, Depends(get_control)]

@@ -21,10 +21,20 @@ from wagate.sandbox_api import repository as owners
 from wagate.sandbox_api.schemas import FaultRequest
 from wagate.sessions import lifecycle
 from wagate.sessions import service as sessions_service
+from wagate.sessions.manager import SessionManager
 
 T = TypeVar("T")
 
 _NETWORK_WIDE = ("network_down", "network_up", "latency")
+
+
+def control_of(manager: SessionManager) -> SandboxControl:
+    """The sandbox network's control face, local or remote."""
+    engine = manager.engines.get("sandbox")
+    control: SandboxControl | None = getattr(engine, "control", None)
+    if control is None:
+        raise AppError(ErrorCode.SERVICE_UNAVAILABLE, "The sandbox engine is not enabled")
+    return control
 
 
 async def run(awaitable: Awaitable[T]) -> T:
