@@ -9,6 +9,7 @@ answers ``SESSION_NOT_CONNECTED``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -33,9 +34,15 @@ def to_app_error(error: EngineError) -> AppError:
     for kind in type(error).__mro__:
         code = _BY_KIND.get(kind)
         if code is not None:
-            return AppError(code, error.message)
+            return AppError(code, error.message, headers=_retry_after(error))
     code = ErrorCode.SERVICE_UNAVAILABLE if error.temporary else ErrorCode.ENGINE_ERROR
     return AppError(code, error.message)
+
+
+def _retry_after(error: EngineError) -> dict[str, str] | None:
+    if isinstance(error, base.RateLimitedError) and error.retry_after:
+        return {"Retry-After": str(max(1, math.ceil(error.retry_after)))}
+    return None
 
 
 @contextmanager
