@@ -75,8 +75,7 @@ def bubble(message: Message) -> dict[str, Any]:
     }
 
 
-async def _chat_list(db: DbSession, session: WhatsAppSession) -> list[dict[str, Any]]:
-    listed = await conversations.chats(db, session, limit=CHAT_LIMIT, offset=0)
+def _chat_items(listed: list[conversations.ChatWithLast]) -> list[dict[str, Any]]:
     return [
         {
             "jid": item.chat.jid,
@@ -89,9 +88,11 @@ async def _chat_list(db: DbSession, session: WhatsAppSession) -> list[dict[str, 
     ]
 
 
-async def _bubbles(db: DbSession, session: WhatsAppSession, jid: str) -> list[dict[str, Any]]:
-    query = HistoryQuery(limit=MESSAGE_LIMIT, chat=jid)
-    messages = await conversations.history(db, session, query)
+async def _chat_list(db: DbSession, session: WhatsAppSession) -> list[dict[str, Any]]:
+    return _chat_items(await conversations.chats(db, session, limit=CHAT_LIMIT, offset=0))
+
+
+def _bubbles(messages: list[Message]) -> list[dict[str, Any]]:
     return [bubble(m) for m in reversed(messages)]
 
 
@@ -123,14 +124,17 @@ async def chats_page(
 @router.get("/dashboard/sessions/{session_id}/chats/{jid}")
 async def chat_page(request: Request, db: DbSession, session: OwnedSession, jid: str) -> Response:
     chat_jid = _jid(jid)
-    chat = await conversations.chat(db, session, chat_jid)
+    shown = await conversations.conversation(
+        db, session, chat_jid, chat_limit=CHAT_LIMIT, message_limit=MESSAGE_LIMIT
+    )
+    title = chat_title(shown.chat, chat_jid)
     context = {
-        "title": f"{chat_title(chat, chat_jid)} · {session.name}",
+        "title": f"{title} · {session.name}",
         "nav": "messages",
         "session": session,
-        "chats": await _chat_list(db, session),
-        "active": {"jid": chat_jid, "title": chat_title(chat, chat_jid)},
-        "bubbles": await _bubbles(db, session, chat_jid),
+        "chats": _chat_items(shown.chats),
+        "active": {"jid": chat_jid, "title": title},
+        "bubbles": _bubbles(shown.messages),
     }
     return render(request, "chats.html", context)
 
@@ -147,7 +151,9 @@ async def chat_list_partial(
 async def bubbles_partial(
     request: Request, db: DbSession, session: OwnedSession, jid: str
 ) -> Response:
-    context = {"session": session, "bubbles": await _bubbles(db, session, _jid(jid))}
+    query = HistoryQuery(limit=MESSAGE_LIMIT, chat=_jid(jid))
+    messages = await conversations.history(db, session, query)
+    context = {"session": session, "bubbles": _bubbles(messages)}
     return render(request, "_bubbles.html", context)
 
 

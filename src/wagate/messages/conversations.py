@@ -69,8 +69,23 @@ async def chats(
     ]
 
 
-async def chat(db: AsyncSession, session: WhatsAppSession, jid: str) -> Chat | None:
-    return await ChatRepository(db).get(session.id, jid)
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """One chat open beside the list of chats: what a messenger screen shows."""
+
+    chat: Chat | None  # None: nothing was said in it yet
+    chats: list[ChatWithLast]
+    messages: list[Message]  # newest first
+
+
+async def conversation(
+    db: AsyncSession, session: WhatsAppSession, jid: str, *, chat_limit: int, message_limit: int
+) -> Conversation:
+    return Conversation(
+        chat=await ChatRepository(db).get(session.id, jid),
+        chats=await chats(db, session, limit=chat_limit, offset=0),
+        messages=await history(db, session, HistoryQuery(limit=message_limit, chat=jid)),
+    )
 
 
 async def contacts(
