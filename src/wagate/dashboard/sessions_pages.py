@@ -128,6 +128,22 @@ async def pairing_code(
     return render(request, "session_link.html", context)
 
 
+@router.post("/{session_id}/connect")
+async def connect(
+    request: Request, db: DbSession, user: PageUser, session_id: str, manager: Manager
+) -> Response:
+    session = await lifecycle.connect(db, manager, user, session_id)
+    return redirect(request, "/dashboard/sessions", f"“{session.name}” is connecting")
+
+
+@router.post("/{session_id}/disconnect")
+async def disconnect(
+    request: Request, db: DbSession, user: PageUser, session_id: str, manager: Manager
+) -> Response:
+    session = await lifecycle.disconnect(db, manager, user, session_id)
+    return redirect(request, "/dashboard/sessions", f"“{session.name}” is disconnected")
+
+
 @router.post("/{session_id}/restart")
 async def restart(
     request: Request, db: DbSession, user: PageUser, session_id: str, manager: Manager
