@@ -13,10 +13,22 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from tests.faces.conftest import Guide
+from tests.live.test_events_stream import receive
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from wagate.auth.models import User
+
+
+async def assert_socket_refused(url: str, error: str, code: int) -> None:
+    """The guide's error message, then the close code."""
+    async with connect(url) as ws:
+        refused = json.loads(await ws.recv())
+        assert refused == {"type": "error", "data": {"error": error}}
+        with pytest.raises(ConnectionClosed) as closed:
+            async with asyncio.timeout(10):
+                await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == code
 
 
 async def test_a_json_body_needs_no_json_content_type(
@@ -96,27 +108,17 @@ async def test_a_deactivated_user_loses_every_credential_on_every_face(
         assert face.status_code == 401, (headers, face.text)
         native = await client.get("/api/v1/sessions/me", headers={**headers})
         assert native.status_code in (401, 403), native.text
-    url = f"{ws_base}/api/ws/{session_id}?token={user.token}"
-    async with connect(url) as ws:
-        refused = json.loads(await ws.recv())
-        assert refused == {"type": "error", "data": {"error": "Invalid token"}}
-        with pytest.raises(ConnectionClosed) as closed:
-            async with asyncio.timeout(10):
-                await ws.recv()
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+    await assert_socket_refused(
+        f"{ws_base}/api/ws/{session_id}?token={user.token}", "Invalid token", 4401
+    )
 
 
 async def test_the_websocket_is_scoped_to_the_callers_sessions(guide: Guide, ws_base: str) -> None:
     owner, other = await guide.user(), await guide.user()
     session = await guide.create(owner, name="Mine", phone="15550004444")
     for ref in (session["id"], "15550004444"):
-        async with connect(f"{ws_base}/api/ws/{ref}?token={other.token}") as ws:
-            refused = json.loads(await ws.recv())
-            assert refused == {"type": "error", "data": {"error": "Session not found"}}
-            with pytest.raises(ConnectionClosed) as closed:
-                async with asyncio.timeout(10):
-                    await ws.recv()
-        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4404
+        url = f"{ws_base}/api/ws/{ref}?token={other.token}"
+        await assert_socket_refused(url, "Session not found", 4404)
 
 
 async def test_face_calls_on_a_session_count_as_its_api_calls(
@@ -191,3 +193,29 @@ class TestCors:
 async def test_cors_is_off_by_default(client: httpx.AsyncClient) -> None:
     answer = await client.get("/api/sessions", headers={"Origin": "https://app.example.com"})
     assert "access-control-allow-origin" not in answer.headers
+
+
+@pytest.mark.parametrize(
+    "settings_overrides", [{"sandbox_qr_interval": 0.2, "sandbox_qr_max_rotations": 2}]
+)
+async def test_the_qr_socket_says_when_the_codes_ran_out(
+    client: httpx.AsyncClient, guide: Guide, ws_base: str
+) -> None:
+    user = await guide.user()
+    session = await guide.create(user, name="Never scanned")
+    async with connect(f"{ws_base}/api/ws/{session['id']}?token={user.token}") as ws:
+        connected = await client.post(
+            f"/api/sessions/{session['id']}/connect", headers=user.headers
+        )
+        assert connected.status_code == 200
+        kinds: list[str] = []
+        while not kinds or kinds[-1] == "qr":
+            message = await receive(ws)
+            kinds.append(message["type"])
+        assert message == {
+            "type": "error",
+            "data": {"error": "QR code timed out; connect again for a new one"},
+        }
+    assert kinds.count("qr") == 2
+    [listed] = await guide.sessions(user)
+    assert (listed["connected"], listed["logged_in"]) == (False, False)
