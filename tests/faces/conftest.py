@@ -77,5 +77,6 @@ def settings_overrides() -> dict[str, object]:
 
 # The live tests' real uvicorn (WebSocket clients need a socket) and the
 # webhook tests' real receiver, shared rather than written again.
+from tests.dashboard.conftest import dashboard_login  # noqa: E402, F401
 from tests.live.conftest import ws_base  # noqa: E402, F401
 from tests.webhooks.conftest import make_receiver  # noqa: E402, F401

@@ -219,3 +219,22 @@ async def test_the_qr_socket_says_when_the_codes_ran_out(
     assert kinds.count("qr") == 2
     [listed] = await guide.sessions(user)
     assert (listed["connected"], listed["logged_in"]) == (False, False)
+
+
+async def test_the_dashboard_and_the_guide_face_share_sessions(
+    client: httpx.AsyncClient, guide: Guide, dashboard_login: Any
+) -> None:
+    csrf = await dashboard_login()
+    made_on_page = await client.post(
+        "/dashboard/sessions", data={"name": "Made on the page", "csrf_token": csrf}
+    )
+    assert made_on_page.status_code == 200, made_on_page.text
+    admin = await guide.login("admin", "admin-password-1")
+    [listed] = await guide.sessions(admin)
+    assert listed["name"] == "Made on the page"
+    made_here = await guide.create(admin, name="Made through the API")
+    grid = await client.get("/dashboard/sessions")
+    assert "Made through the API" in grid.text
+    card = await client.get(f"/dashboard/sessions/{made_here['id']}/card")
+    assert card.status_code == 200
+    assert "Made through the API" in card.text
