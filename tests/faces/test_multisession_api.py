@@ -84,3 +84,50 @@ async def test_another_users_session_is_not_found_by_id_or_number(
     assert (
         await client.get(f"/api/sessions/{session['id']}", headers=owner.headers)
     ).status_code == 200
+
+
+async def test_a_sessions_webhook_url_is_one_multisession_webhook(
+    client: httpx.AsyncClient, guide: Guide
+) -> None:
+    # Loopback URLs (the tests' outbound policy allows them); nothing is sent to
+    # them, since these sessions never connect.
+    base = "http://127.0.0.1:9"
+    user = await guide.user()
+    session = await guide.create(user, name="Hooked", webhook_url=f"{base}/first")
+
+    async def webhooks() -> list[tuple[str, str, list[str]]]:
+        listed = await client.get("/api/v1/webhooks", headers=user.headers)
+        return [(w["url"], w["format"], w["events"]) for w in listed.json()["data"]["webhooks"]]
+
+    assert await webhooks() == [(f"{base}/first", "multisession", ["*"])]
+    path = f"/api/sessions/{session['id']}/webhook"
+    moved = await client.put(path, json={"webhook_url": f"{base}/second"}, headers=user.headers)
+    assert moved.json()["webhook_url"] == f"{base}/second"
+    assert await webhooks() == [(f"{base}/second", "multisession", ["*"])]
+    # A native webhook on the same session is left alone by the face.
+    native = await client.post(
+        "/api/v1/webhooks",
+        json={"sessionId": session["id"], "url": f"{base}/sak", "events": ["*"]},
+        headers=user.headers,
+    )
+    assert native.status_code == 201
+    removed = await client.put(path, json={"webhook_url": ""}, headers=user.headers)
+    assert removed.json() == {"success": True, "message": "Webhook removed", "webhook_url": None}
+    assert await webhooks() == [(f"{base}/sak", "sak", ["*"])]
+
+
+@pytest.mark.parametrize("settings_overrides", [{}])  # the default outbound policy
+async def test_a_webhook_url_the_policy_refuses_is_a_400_and_changes_nothing(
+    client: httpx.AsyncClient, guide: Guide
+) -> None:
+    user = await guide.user()
+    refused = await client.post(
+        "/api/sessions",
+        json={"name": "Hooked", "webhook_url": "http://127.0.0.1:9/hook"},
+        headers=user.headers,
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "Bad Request"
+    assert refused.json()["message"].startswith("url:")
+    # The session was not created either: the request is one unit of work.
+    assert await guide.sessions(user) == []
