@@ -54,3 +54,11 @@ async def test_usernames_are_unique_and_well_formed(client: httpx.AsyncClient) -
         "/api/v1/auth/login", json={"email": "two@example.com", "password": PASSWORD}
     )
     assert login.status_code == 401
+
+
+async def test_a_login_without_a_name_keeps_its_error(client: httpx.AsyncClient) -> None:
+    refused = await client.post("/api/v1/auth/login", json={"password": PASSWORD})
+    assert refused.json() == {
+        "success": False,
+        "error": {"code": "VALIDATION_ERROR", "message": "email: Field required"},
+    }

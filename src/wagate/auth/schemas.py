@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -17,19 +18,15 @@ class RegisterRequest(RequestModel):
 class LoginRequest(RequestModel):
     """``email`` may hold a username, and ``username`` may be sent instead."""
 
-    email: str | None = Field(default=None, min_length=1, max_length=320)
-    username: str | None = Field(default=None, min_length=1, max_length=320)
+    email: str = Field(min_length=1, max_length=320)
     password: str = Field(min_length=1, max_length=1024)
 
-    @model_validator(mode="after")
-    def _one_login_name(self) -> LoginRequest:
-        if not (self.email or self.username):
-            raise ValueError("email (or username) is required")
-        return self
-
-    @property
-    def login(self) -> str:
-        return self.email or self.username or ""
+    @model_validator(mode="before")
+    @classmethod
+    def _username_as_email(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "email" not in data and "username" in data:
+            return {**data, "email": data["username"]}
+        return data
 
 
 class UserOut(BaseModel):
