@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from wagate.analytics import ratelimit
@@ -21,9 +22,12 @@ from wagate.config import Settings
 from wagate.dashboard import router as dashboard
 from wagate.engines.base import EngineContext
 from wagate.engines.registry import create_engine
-from wagate.engines.sandbox.router import router as sandbox_router
 from wagate.errors import install_error_handlers
 from wagate.events.service import OutboxSignal
+from wagate.faces import MOUNTED as FACES
+from wagate.faces.json_body import JsonBodyMiddleware
+from wagate.faces.multisession.router import router as multisession_router
+from wagate.faces.multisession.ws import router as multisession_ws_router
 from wagate.health.router import router as health_router
 from wagate.live.hub import LiveHub
 from wagate.live.router import router as live_router
@@ -36,6 +40,7 @@ from wagate.messages.send_router import router as send_router
 from wagate.messages.upload_limits import UploadLimitMiddleware, upload_limits
 from wagate.net.fetch import GuardedClients
 from wagate.net.forwarded import TrustedProxies
+from wagate.sandbox_api.router import router as sandbox_router
 from wagate.sessions.manager import SessionManager
 from wagate.sessions.router import router as sessions_router
 from wagate.storage.db import Database
@@ -52,7 +57,10 @@ DEFAULT_BODY_LIMIT = 1024 * 1024
 async def bootstrap_admin(database: Database, settings: Settings) -> None:
     async with database.transaction() as db:
         created = await auth_service.ensure_admin(
-            db, email=settings.admin_email, password=settings.admin_password
+            db,
+            email=settings.admin_email,
+            password=settings.admin_password,
+            username=settings.admin_username,
         )
     if created is None:
         return
@@ -140,9 +148,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     app.state.api_calls = ApiCallBuffer()
     app.state.rate_limiter = ratelimit.RateLimiter.from_settings(settings)
+    # The mounted faces: each renders its own errors, and its routes get rate limits.
+    app.state.faces = FACES
     configure_logging(settings)
     install_error_handlers(app)
     app.add_exception_handler(dashboard.PageError, dashboard.page_error_handler)
+    # Innermost: retype JSON sent as a form or untyped (the size guard counts it first).
+    app.add_middleware(JsonBodyMiddleware, faces=FACES)
     app.add_middleware(
         UploadLimitMiddleware,
         limits={**upload_limits(settings), **dashboard.upload_limits(settings)},
@@ -152,10 +164,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         RequestAccountingMiddleware, metrics=app.state.metrics, api_calls=app.state.api_calls
     )
     app.add_middleware(RequestContextMiddleware)
+    if settings.cors_origins:
+        # Outermost, so preflights and error responses carry the CORS headers too.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=[
+                "X-Request-Id",
+                "X-RateLimit-Limit",
+                "X-RateLimit-Remaining",
+                "X-RateLimit-Reset",
+                "Retry-After",
+            ],
+        )
 
     routers = [health_router, auth_router, sessions_router, send_router, messages_router]
     routers += [webhooks_router, live_router]
     routers += [analytics_router, metrics_router]
+    # After the native face, whose /api/v1 paths the multi-session face's /api never takes.
+    routers += [multisession_router, multisession_ws_router]
     if "sandbox" in settings.engines:
         routers.append(sandbox_router)
     # Before the dashboard's pages, whose catch-all would otherwise answer for its files.

@@ -49,7 +49,9 @@ def migrate() -> None:
     typer.echo("database is up to date")
 
 
-def _with_database(action: str, email: str, password: str, admin: bool) -> None:
+def _with_database(
+    action: str, email: str, password: str, admin: bool, username: str | None = None
+) -> None:
     from wagate.auth import passwords, service
     from wagate.auth.repository import UserRepository
     from wagate.errors import AppError, ErrorCode
@@ -63,7 +65,7 @@ def _with_database(action: str, email: str, password: str, admin: bool) -> None:
             async with database.transaction() as db:
                 if action == "create":
                     user = await service.create_user(
-                        db, email=email, password=password, is_admin=admin
+                        db, email=email, password=password, is_admin=admin, username=username
                     )
                     return f"created user {user.email} ({user.id})"
                 user_or_none = await UserRepository(db).get_by_email(service.normalize_email(email))
@@ -89,9 +91,12 @@ def user_create(
     email: Annotated[str, typer.Option(help="Login email")],
     password: Annotated[str, typer.Option(help="Password", prompt=True, hide_input=True)],
     admin: Annotated[bool, typer.Option("--admin", help="Make the user an administrator")] = False,
+    username: Annotated[
+        str | None, typer.Option(help="Username (logins accept it in place of the email)")
+    ] = None,
 ) -> None:
     """Create a user."""
-    _with_database("create", email, password, admin)
+    _with_database("create", email, password, admin, username)
 
 
 @user_app.command("set-password")

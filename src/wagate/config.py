@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     jwt_expires_minutes: int = Field(default=60 * 24 * 7, ge=1)
     admin_email: str = "admin@example.com"
+    # The first administrator's username (logins accept it in place of the email).
+    admin_username: str | None = "admin"
     admin_password: str | None = None
     allow_registration: bool = True
     # Other users' webhooks and media URLs may reach loopback and private
@@ -94,6 +96,8 @@ class Settings(BaseSettings):
     rate_limit_auth: str = "5/minute"
     rate_limit_webhooks: str = "10/minute"
     rate_limit_session_changes: str = "20/minute"
+    # Browser origins allowed to call the API (CORS); none by default, "*" for any.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Addresses (IPs or CIDRs) of proxies whose X-Forwarded-For is believed.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     metrics_token: str | None = None
@@ -111,7 +115,12 @@ class Settings(BaseSettings):
     whatsmeow_history_days: int = Field(default=7, ge=1)  # what "recent" means
 
     @field_validator(
-        "engines", "engine_hosted", "webhook_retry_delays", "trusted_proxies", mode="before"
+        "engines",
+        "engine_hosted",
+        "webhook_retry_delays",
+        "trusted_proxies",
+        "cors_origins",
+        mode="before",
     )
     @classmethod
     def _lists_from_csv(cls, value: object) -> object:

@@ -9,14 +9,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wagate.auth import service as auth_service
+from wagate.auth import credentials, tokens
 from wagate.auth.models import User
 from wagate.config import Settings
 from wagate.errors import AppError, ErrorCode, not_found
 from wagate.events.service import OutboxSignal
 from wagate.messages.queue import OutboundQueue
 from wagate.net.forwarded import TrustedProxies
-from wagate.sessions import service as sessions_service
 from wagate.sessions.manager import SessionManager
 from wagate.sessions.models import WhatsAppSession
 from wagate.storage.db import Database
@@ -61,13 +60,26 @@ def bearer_token(request: Request) -> str | None:
     return value.strip()
 
 
-async def get_current_user(request: Request, db: DbSession, settings: SettingsDep) -> User:
+async def resolve_principal(
+    request: Request, db: AsyncSession, *, token: str | None, api_key: str | None
+) -> credentials.Principal:
+    """Every HTTP credential goes through here (and the WebSocket faces call
+    ``credentials.resolve`` the same way), so the checks are the same everywhere."""
+    settings = get_settings(request)
+    principal = await credentials.resolve(
+        db, token=token, api_key=api_key, secret=settings.resolved_secret_key
+    )
+    request.state.user_id = str(principal.user.id)
+    if principal.session is not None:
+        request.state.session_id = str(principal.session.id)
+    return principal
+
+
+async def get_current_user(request: Request, db: DbSession) -> User:
     token = bearer_token(request)
     if token is None:
         raise AppError(ErrorCode.NO_TOKEN, "Authentication token missing")
-    user = await auth_service.user_from_token(db, token, secret=settings.resolved_secret_key)
-    request.state.user_id = str(user.id)
-    return user
+    return (await resolve_principal(request, db, token=token, api_key=None)).user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
@@ -82,14 +94,14 @@ async def get_admin_user(user: CurrentUser) -> User:
 AdminUser = Annotated[User, Depends(get_admin_user)]
 
 
-async def get_user_by_token_or_key(request: Request, db: DbSession, settings: SettingsDep) -> User:
+async def get_user_by_token_or_key(request: Request, db: DbSession) -> User:
     """A person (Bearer JWT) or their software (a stable user API key in ``x-api-key``)."""
+    token = bearer_token(request)
     raw_key = request.headers.get("x-api-key")
-    if raw_key and bearer_token(request) is None:
-        user = await auth_service.user_for_api_key(db, raw_key)
-        request.state.user_id = str(user.id)
-        return user
-    return await get_current_user(request, db, settings)
+    if raw_key and token is None and raw_key.startswith(tokens.SESSION_KEY_PREFIX):
+        # A session key names a session, not its user's account.
+        raise AppError(ErrorCode.INVALID_API_KEY, "Invalid or inactive API key")
+    return (await resolve_principal(request, db, token=token, api_key=raw_key)).user
 
 
 UserByTokenOrKey = Annotated[User, Depends(get_user_by_token_or_key)]
@@ -141,9 +153,19 @@ async def get_api_session(request: Request, db: DbSession) -> WhatsAppSession:
     raw_key = request.headers.get("x-api-key")
     if not raw_key:
         raise AppError(ErrorCode.NO_API_KEY, "API key missing (x-api-key header)")
+    principal = await resolve_principal(request, db, token=None, api_key=raw_key)
     session_id = await _session_id_from_request(request)
-    session = await sessions_service.session_for_api_key(db, raw_key, session_id)
-    request.state.user_id = str(session.user_id)
+    if principal.session is not None:
+        session = await credentials.session_by_id(
+            db, principal, session_id or str(principal.session.id)
+        )
+    elif not session_id:
+        raise AppError(
+            ErrorCode.VALIDATION_ERROR,
+            "x-session-id header (or sessionId) is required with a user API key",
+        )
+    else:
+        session = await credentials.session_by_id(db, principal, session_id)
     request.state.session_id = str(session.id)
     return session
 
@@ -159,20 +181,53 @@ def get_outbound_queue(request: Request) -> OutboundQueue:
 Queue = Annotated[OutboundQueue, Depends(get_outbound_queue)]
 
 
-async def get_session_by_key_or_token(
-    request: Request, db: DbSession, settings: SettingsDep
-) -> WhatsAppSession:
+async def get_session_by_key_or_token(request: Request, db: DbSession) -> WhatsAppSession:
     """For reads a person makes in the dashboard as well as software with a key:
     an API key (either mode), or a Bearer token with ``sessionId``."""
     if request.headers.get("x-api-key"):
         return await get_api_session(request, db)
-    user = await get_current_user(request, db, settings)
+    token = bearer_token(request)
+    if token is None:
+        raise AppError(ErrorCode.NO_TOKEN, "Authentication token missing")
+    principal = await resolve_principal(request, db, token=token, api_key=None)
     session_id = await _session_id_from_request(request)
     if not session_id:
         raise AppError(ErrorCode.VALIDATION_ERROR, "sessionId is required")
-    session = await sessions_service.get_owned(db, user, parse_id(session_id, "Session"))
+    session = await credentials.session_by_id(db, principal, session_id)
     request.state.session_id = str(session.id)
     return session
 
 
 SessionByKeyOrToken = Annotated[WhatsAppSession, Depends(get_session_by_key_or_token)]
+
+
+async def get_principal(request: Request, db: DbSession) -> credentials.Principal:
+    """The faces' credentials: a Bearer JWT, else a user or session key in ``x-api-key``."""
+    return await resolve_principal(
+        request, db, token=bearer_token(request), api_key=request.headers.get("x-api-key")
+    )
+
+
+Authenticated = Annotated[credentials.Principal, Depends(get_principal)]
+
+
+async def face_session(
+    request: Request, db: AsyncSession, principal: credentials.Principal, ref: str
+) -> WhatsAppSession:
+    """The session a face names by id or phone number, within the sessions the
+    principal may act for; the request then counts as one of its API calls."""
+    session = await credentials.session_by_reference(db, principal, ref)
+    request.state.session_id = str(session.id)
+    # Software acting on a session through a face: one of the session's API calls.
+    request.state.counts_as_api_call = True
+    return session
+
+
+async def get_face_session(
+    request: Request, db: DbSession, principal: Authenticated, session_id: str
+) -> WhatsAppSession:
+    """A face's ``{session_id}`` path parameter: a session id or phone number."""
+    return await face_session(request, db, principal, session_id)
+
+
+FaceSession = Annotated[WhatsAppSession, Depends(get_face_session)]

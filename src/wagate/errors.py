@@ -1,7 +1,10 @@
-"""One error type for the whole app, answered as the SAK error envelope.
+"""One error type for the whole app, answered in the shape of the face it reached.
 
-``{"success": false, "error": {"code": ..., "message": ...}}`` with the codes and
-statuses of the SAK reference, plus a few of our own.
+The native face answers the SAK error envelope,
+``{"success": false, "error": {"code": ..., "message": ...}}``, with the codes
+and statuses of the SAK reference plus a few of our own; every other face
+renders the same outcomes in its own shape (``faces/``). Paths outside every
+face answer the native envelope.
 """
 
 from __future__ import annotations
@@ -9,12 +12,17 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
+
+if TYPE_CHECKING:
+    # Faces import this module for its codes; the table is read from app.state.
+    from wagate.faces.base import Faces
 
 logger = logging.getLogger("wagate.errors")
 
@@ -104,22 +112,36 @@ def _describe_validation(errors: Sequence[Any]) -> str:
     return "; ".join(parts) or "Invalid request"
 
 
+def render_error(
+    scope: Scope,
+    code: str,
+    status: int,
+    message: str,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """The error as the face that owns the request's path shows it."""
+    app = scope.get("app")
+    faces: Faces | None = getattr(app.state, "faces", None) if app is not None else None
+    face = faces.for_path(scope["path"]) if faces is not None else None
+    if face is None:
+        body = error_body(code, message)
+    else:
+        status, body = face.render_error(code, status, message)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
-    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
-        return JSONResponse(
-            error_body(exc.code, exc.message), status_code=exc.status, headers=exc.headers
-        )
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        return render_error(request.scope, exc.code, exc.status, exc.message, exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(
-            error_body(ErrorCode.VALIDATION_ERROR, _describe_validation(exc.errors())),
-            status_code=400,
-        )
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        message = _describe_validation(exc.errors())
+        return render_error(request.scope, ErrorCode.VALIDATION_ERROR, 400, message)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         by_status = {
             401: (ErrorCode.NO_TOKEN, exc.detail),
             403: (ErrorCode.FORBIDDEN, exc.detail),
@@ -132,20 +154,17 @@ def install_error_handlers(app: FastAPI) -> None:
         code, message = by_status.get(exc.status_code, (ErrorCode.VALIDATION_ERROR, exc.detail))
         if exc.status_code >= 500:
             code, message = ErrorCode.INTERNAL_ERROR, "Internal server error"
-        return JSONResponse(
-            error_body(code, str(message)),
-            status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
-        )
+        headers = getattr(exc, "headers", None)
+        return render_error(request.scope, code, exc.status_code, str(message), headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         request_id = getattr(request.state, "request_id", "-")
         logger.exception("unhandled error (request %s)", request_id, exc_info=exc)
-        return JSONResponse(
-            error_body(
-                ErrorCode.INTERNAL_ERROR, f"Internal server error (request id {request_id})"
-            ),
-            status_code=500,
-            headers={"X-Request-Id": request_id},
+        return render_error(
+            request.scope,
+            ErrorCode.INTERNAL_ERROR,
+            500,
+            f"Internal server error (request id {request_id})",
+            {"X-Request-Id": request_id},
         )

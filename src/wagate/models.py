@@ -2,9 +2,9 @@
 
 from wagate.analytics.models import ActivityLog, UsageCounter
 from wagate.auth.models import ApiKey, User
-from wagate.engines.sandbox.owners import SandboxPhoneOwner
 from wagate.events.models import OutboxEvent
 from wagate.messages.models import Chat, Contact, Message, MessageStatusChange
+from wagate.sandbox_api.models import SandboxPhoneOwner
 from wagate.sessions.models import SessionTransition, WhatsAppSession
 from wagate.webhooks.models import RelayCursor, Webhook, WebhookAttempt, WebhookDelivery
 

@@ -192,3 +192,27 @@ async def test_guessing_passwords_on_the_form_meets_the_api_limit(
     assert statuses[:5] == [401] * 5
     assert statuses[5] == 303  # refused: back to the form with the reason
     assert "Too many attempts" in (await client.get("/")).text
+
+
+async def test_disconnect_keeps_a_session_stopped_until_connect(
+    client: httpx.AsyncClient, dashboard_login: Login, session_tools: Any
+) -> None:
+    token = await dashboard_login()
+    headers = await _bearer(client)
+    linked = await session_tools.link(headers)
+    base = f"/dashboard/sessions/{linked.session_id}"
+
+    stopped = await client.post(f"{base}/disconnect", data={"csrf_token": token})
+    assert stopped.status_code == 303
+    status = await session_tools.status(headers, linked.session_id)
+    assert (status["state"], status["reason"]) == ("stopped", "user_request")
+    card = await client.get(f"{base}/card")
+    assert "Stopped" in card.text
+    assert f'action="{base}/connect"' in card.text
+    assert f'action="{base}/disconnect"' not in card.text
+
+    connected = await client.post(f"{base}/connect", data={"csrf_token": token})
+    assert connected.status_code == 303
+    await session_tools.wait_state(headers, linked.session_id, "connected")
+    card = await client.get(f"{base}/card")
+    assert f'action="{base}/disconnect"' in card.text

@@ -56,11 +56,14 @@ class RequestAccountingMiddleware:
             self._count_api_call(scope, state)
 
     def _count_api_call(self, scope: Scope, state: dict[str, Any]) -> None:
-        """An API-key request that resolved to a session counts as one of its calls
-        (the same test the auth dependencies make: an ``x-api-key`` header)."""
+        """A request that resolved to a session counts as one of its calls when it
+        came with an API key (the test the native auth dependencies make: an
+        ``x-api-key`` header) or acted on the session through a face, whose
+        clients are software with a token."""
         session_id, user_id = state.get("session_id"), state.get("user_id")
         if not session_id or not user_id:
             return
-        if not any(name == b"x-api-key" for name, _ in scope["headers"]):
+        by_key = any(name == b"x-api-key" for name, _ in scope["headers"])
+        if not by_key and not state.get("counts_as_api_call"):
             return
         self.api_calls.add(uuid.UUID(user_id), uuid.UUID(session_id))

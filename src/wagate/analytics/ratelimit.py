@@ -5,15 +5,17 @@ several gateway processes share them. The limits, each a setting:
 
 * ``user``: requests per user on Bearer-token endpoints;
 * ``session``: requests per session on API-key endpoints, within which
-  ``send`` (``/messages/send*``) and ``history`` (``/messages/history``);
+  ``send`` and ``history``;
 * ``auth``: register and login, per client address;
-* ``webhooks``: ``POST /webhooks``, and ``session_changes``: POST, PATCH and
-  DELETE under ``/sessions``, per user, on top of ``user``.
+* ``webhooks``: creating a webhook, and ``session_changes``: POST, PUT, PATCH
+  and DELETE under the sessions routes, per user, on top of ``user``.
 
-:func:`include_router` wires them in: every ``/api/v1`` route gets one
-dependency that depends on the same auth dependency its endpoint uses (FastAPI
-resolves that once per request), so the key is the user or session the request
-authenticated as, and routers carry nothing about limits.
+Which routes of a face are sends, logins, history reads and session changes
+each face declares once (``faces/<face>`` ``RouteLimits``); the same limits and
+counters serve every face. :func:`include_router` wires them in: every route of
+a mounted face gets one dependency that depends on the same auth dependency its
+endpoint uses (FastAPI resolves that once per request), so the key is the user
+or session the request authenticated as, and routers carry nothing about limits.
 """
 
 from __future__ import annotations
@@ -39,13 +41,12 @@ from wagate import deps
 from wagate.analytics.metrics import Metrics
 from wagate.config import Settings
 from wagate.errors import AppError, ErrorCode
-from wagate.schemas import API_PREFIX
+from wagate.faces.base import Face, Faces
 
 logger = logging.getLogger(__name__)
 
 HEADERS_STATE = "rate_limit_headers"  # where a request's X-RateLimit-* headers wait
-_AUTH_PATHS = frozenset({f"{API_PREFIX}/auth/register", f"{API_PREFIX}/auth/login"})
-_CHANGES = frozenset({"POST", "PATCH", "DELETE"})
+_CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class Limit(enum.StrEnum):
@@ -140,21 +141,38 @@ def _checks(
     (so a refused send does not also use up the session's general allowance)."""
     route = request.scope.get("route")
     path: str = getattr(route, "path", request.url.path)
+    faces: Faces = request.app.state.faces
+    face = faces.for_path(path)
+    if face is None:
+        return []
+    rules = face.limits
     method = request.method
+    # A send through a face that names no session in its path (it is chosen by
+    # the body) counts against its user's send allowance.
+    sender = session_id or user_id
     checks: list[tuple[Limit, str]] = []
-    if session_id and path.startswith(f"{API_PREFIX}/messages/send"):
-        checks.append((Limit.SEND, session_id))
-    if session_id and path == f"{API_PREFIX}/messages/history":
+    is_send = path.startswith(rules.send_prefixes)
+    if sender and is_send:
+        checks.append((Limit.SEND, sender))
+    if session_id and path in rules.history:
         checks.append((Limit.HISTORY, session_id))
-    if user_id and method == "POST" and path == f"{API_PREFIX}/webhooks":
+    if user_id and method == "POST" and path in rules.webhooks:
         checks.append((Limit.WEBHOOKS, user_id))
-    if user_id and method in _CHANGES and path.startswith(f"{API_PREFIX}/sessions"):
+    changes = rules.session_changes_prefix
+    if (
+        user_id
+        and method in _CHANGES
+        and changes
+        and path.startswith(changes)
+        and not is_send
+        and path not in rules.reads
+    ):
         checks.append((Limit.SESSION_CHANGES, user_id))
     if by_key and session_id:
         checks.append((Limit.SESSION, session_id))
     elif user_id:
         checks.append((Limit.USER, user_id))
-    elif path in _AUTH_PATHS:
+    elif path in rules.auth:
         checks.append((Limit.AUTH, deps.get_client_address(request) or "unknown"))
     return checks
 
@@ -205,11 +223,32 @@ async def _by_session_or_user(request: Request, session: deps.SessionByKeyOrToke
     await _enforce(request, user_id=str(session.user_id), session_id=str(session.id), by_key=by_key)
 
 
+async def _by_principal(request: Request, principal: deps.Authenticated) -> None:
+    session = principal.session  # a session key's own session
+    await _enforce(
+        request,
+        user_id=str(principal.user.id),
+        session_id=str(session.id) if session else None,
+        by_key=session is not None,
+    )
+
+
+async def _by_face_session(
+    request: Request, session: deps.FaceSession, principal: deps.Authenticated
+) -> None:
+    await _enforce(
+        request, user_id=str(session.user_id), session_id=str(session.id), by_key=principal.by_key
+    )
+
+
 async def _by_address(request: Request) -> None:
     await _enforce(request, user_id=None, session_id=None, by_key=False)
 
 
 _BY_AUTH: dict[Callable[..., Any], Callable[..., Awaitable[None]]] = {
+    # The faces' session (from the path) before the principal it depends on.
+    deps.get_face_session: _by_face_session,
+    deps.get_principal: _by_principal,
     deps.get_api_session: _by_api_session,
     deps.get_session_by_key_or_token: _by_session_or_user,
     deps.get_user_by_token_or_key: _by_user_or_key,
@@ -219,23 +258,27 @@ _BY_AUTH: dict[Callable[..., Any], Callable[..., Awaitable[None]]] = {
 
 def _auth_dependency(dependant: Dependant) -> Callable[..., Any] | None:
     """The first of our auth dependencies the endpoint uses, breadth first (so
-    ``AdminUser`` finds ``get_current_user`` beneath it)."""
+    ``AdminUser`` finds ``get_current_user`` beneath it); a face's session
+    dependency wins over the principal it is built on."""
+    found: list[Callable[..., Any]] = []
     queue = list(dependant.dependencies)
     while queue:
         current = queue.pop(0)
         if current.call in _BY_AUTH:
-            return current.call
+            found.append(current.call)
         queue.extend(current.dependencies)
-    return None
+    if deps.get_face_session in found:
+        return deps.get_face_session
+    return found[0] if found else None
 
 
-def limit_for(route: APIRoute) -> Callable[..., Awaitable[None]] | None:
-    if not route.path.startswith(f"{API_PREFIX}/"):
+def limit_for(route: APIRoute, face: Face | None) -> Callable[..., Awaitable[None]] | None:
+    if face is None:
         return None  # the sandbox, health, metrics and the dashboard are not the API
     auth = _auth_dependency(route.dependant)
     if auth is not None:
         return _BY_AUTH[auth]
-    return _by_address if route.path in _AUTH_PATHS else None
+    return _by_address if route.path in face.limits.auth else None
 
 
 def include_router(app: FastAPI, router: APIRouter, *, enabled: bool) -> None:
@@ -244,7 +287,11 @@ def include_router(app: FastAPI, router: APIRouter, *, enabled: bool) -> None:
     A router with API routes is included one route at a time, in order, so
     FastAPI's own copying adds the dependency and route matching keeps the
     router's order; a router without any (the dashboard) is included as it is."""
-    limits = [limit_for(r) if isinstance(r, APIRoute) else None for r in router.routes]
+    faces: Faces = app.state.faces
+    limits = [
+        limit_for(r, faces.for_path(r.path)) if isinstance(r, APIRoute) else None
+        for r in router.routes
+    ]
     if not enabled or not any(limits):
         app.include_router(router)
         return

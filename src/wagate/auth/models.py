@@ -13,6 +13,8 @@ class User(IdMixin, TimestampMixin, Base):
     __tablename__ = "users"
 
     email: Mapped[str] = mapped_column(String(320), unique=True)
+    # Optional; stored lower-case. Login accepts it in place of the email.
+    username: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     name: Mapped[str | None] = mapped_column(String(200))
     plan: Mapped[str] = mapped_column(String(32), default="free")

@@ -17,6 +17,9 @@ class UserRepository(RepositoryBase[User]):
     async def get_by_email(self, email: str) -> User | None:
         return await self.get_one_or_none(self.base_statement().where(User.email == email))
 
+    async def get_by_username(self, username: str) -> User | None:
+        return await self.get_one_or_none(self.base_statement().where(User.username == username))
+
     async def admin_exists(self) -> bool:
         return await self.count(self.base_statement().where(User.is_admin.is_(True))) > 0
 

@@ -32,6 +32,7 @@ async def register(
         email=body.email,
         password=body.password,
         name=body.name,
+        username=body.username,
         allow_registration=settings.allow_registration,
         ip_address=ip,
     )
@@ -45,7 +46,7 @@ async def register(
 async def login(
     body: LoginRequest, db: DbSession, settings: SettingsDep, ip: ClientAddress
 ) -> Envelope[AuthData]:
-    user = await service.authenticate(db, email=body.email, password=body.password, ip_address=ip)
+    user = await service.authenticate(db, login=body.email, password=body.password, ip_address=ip)
     token = service.issue_token(
         user, secret=settings.resolved_secret_key, expires_minutes=settings.jwt_expires_minutes
     )

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from wagate.schemas import ApiDateTime, RequestModel
 
@@ -11,11 +12,21 @@ class RegisterRequest(RequestModel):
     email: str = Field(min_length=3, max_length=320)
     password: str = Field(min_length=1, max_length=1024)
     name: str | None = Field(default=None, max_length=200)
+    username: str | None = Field(default=None, max_length=64)
 
 
 class LoginRequest(RequestModel):
+    """``email`` may hold a username, and ``username`` may be sent instead."""
+
     email: str = Field(min_length=1, max_length=320)
     password: str = Field(min_length=1, max_length=1024)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _username_as_email(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "email" not in data and "username" in data:
+            return {**data, "email": data["username"]}
+        return data
 
 
 class UserOut(BaseModel):

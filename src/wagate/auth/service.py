@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -22,6 +23,22 @@ from wagate.storage.base import utcnow
 _LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 
+_USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,62}[a-z0-9]")
+
+
+def normalize_username(username: str) -> str:
+    """3-64 letters, digits, ``.``, ``_`` or ``-``, kept lower-case; never an
+    ``@``, so a login name is either an email or a username, never both."""
+    value = username.strip().lower()
+    if not _USERNAME.fullmatch(value):
+        raise AppError(
+            ErrorCode.VALIDATION_ERROR,
+            "username: 3-64 letters, digits, '.', '_' or '-', starting and ending "
+            "with a letter or digit",
+        )
+    return value
+
+
 def normalize_email(email: str) -> str:
     try:
         return validate_email(email, check_deliverability=False).normalized.lower()
@@ -36,16 +53,21 @@ async def create_user(
     password: str,
     name: str | None = None,
     is_admin: bool = False,
+    username: str | None = None,
 ) -> User:
     email = normalize_email(email)
+    username = normalize_username(username) if username else None
     problem = passwords.password_problem(password, email)
     if problem:
         raise AppError(ErrorCode.VALIDATION_ERROR, problem)
     users = UserRepository(db)
     if await users.get_by_email(email) is not None:
         raise AppError(ErrorCode.USER_EXISTS, "A user with this email already exists")
+    if username and await users.get_by_username(username) is not None:
+        raise AppError(ErrorCode.USER_EXISTS, "A user with this username already exists")
     user = User(
         email=email,
+        username=username,
         password_hash=await passwords.hash_password(password),
         name=name or None,
         is_admin=is_admin,
@@ -61,23 +83,32 @@ async def register(
     password: str,
     name: str | None,
     allow_registration: bool,
+    username: str | None = None,
     ip_address: str | None = None,
 ) -> User:
     if not allow_registration:
         raise AppError(ErrorCode.REGISTRATION_CLOSED, "Registration is closed on this server")
-    user = await create_user(db, email=email, password=password, name=name)
+    user = await create_user(db, email=email, password=password, name=name, username=username)
     await record_activity(db, user_id=user.id, action="user.register", ip_address=ip_address)
     return user
 
 
+async def _user_by_login(users: UserRepository, login: str) -> User | None:
+    """A login name is an email when it has an ``@``, else a username."""
+    if "@" in login:
+        try:
+            email = normalize_email(login)
+        except AppError:
+            email = login.strip().lower()
+        return await users.get_by_email(email)
+    return await users.get_by_username(login.strip().lower())
+
+
 async def authenticate(
-    db: AsyncSession, *, email: str, password: str, ip_address: str | None = None
+    db: AsyncSession, *, login: str, password: str, ip_address: str | None = None
 ) -> User:
-    try:
-        email = normalize_email(email)
-    except AppError:
-        email = email.strip().lower()
-    user = await UserRepository(db).get_by_email(email)
+    """A user by email or username and password."""
+    user = await _user_by_login(UserRepository(db), login)
     valid = await passwords.verify_password(password, user.password_hash if user else None)
     if user is None or not valid or not user.is_active:
         raise AppError(ErrorCode.INVALID_CREDENTIALS, "Invalid email or password")
@@ -182,7 +213,7 @@ class AdminBootstrap:
 
 
 async def ensure_admin(
-    db: AsyncSession, *, email: str, password: str | None
+    db: AsyncSession, *, email: str, password: str | None, username: str | None = None
 ) -> AdminBootstrap | None:
     """Create the first admin when there is none. Returns what was created, once."""
     users = UserRepository(db)
@@ -194,5 +225,7 @@ async def ensure_admin(
         existing.plan = "admin"
         return AdminBootstrap(email=existing.email, generated_password=None)
     chosen = password or secrets.token_urlsafe(12)
-    user = await create_user(db, email=email, password=chosen, name="Administrator", is_admin=True)
+    user = await create_user(
+        db, email=email, password=chosen, name="Administrator", is_admin=True, username=username
+    )
     return AdminBootstrap(email=user.email, generated_password=None if password else chosen)

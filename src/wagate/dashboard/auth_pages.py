@@ -72,7 +72,7 @@ async def login(
     next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     try:
-        user = await auth_service.authenticate(db, email=email, password=password, ip_address=ip)
+        user = await auth_service.authenticate(db, login=email, password=password, ip_address=ip)
     except AppError as exc:
         context = {"error": exc.message, "email": email, "next": safe_next(next), "title": "Log in"}
         return render(request, "login.html", context, status=exc.status)

@@ -1,14 +1,14 @@
 """Messages: a session's conversations, one chat with its bubbles and ticks, and
-a composer for text and a file. Reads go through the same repositories the
-history API reads from; a send is stored by the same ``enqueue`` and handed to
-the same queue."""
+a composer for text and a file. Reads go through the same services the
+history API reads from (``messages.conversations``); a send goes through the
+same send service (``messages.sending``)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from wagate.dashboard.sessions_pages import OwnedSession, owned
@@ -16,7 +16,6 @@ from wagate.dashboard.web import (
     PageRoute,
     PageUser,
     check_csrf,
-    not_found_page,
     redirect,
     render,
     wants_json,
@@ -25,15 +24,13 @@ from wagate.deps import DbSession, Manager, Queue, SettingsDep
 from wagate.engines.base import MessageKind
 from wagate.errors import AppError, ErrorCode
 from wagate.jid import InvalidJidError, is_group, number_of, to_jid
-from wagate.messages import service as messages_service
-from wagate.messages import uploads
-from wagate.messages.media import MediaStore
+from wagate.messages import conversations, sending, uploads
+from wagate.messages.conversations import HistoryQuery
 from wagate.messages.models import Chat, Message, MessageStatus
-from wagate.messages.repository import ChatRepository, MessageRepository
 from wagate.messages.service import OutgoingSpec
+from wagate.responses import DeferredJSONResponse
 from wagate.sessions import service as sessions_service
 from wagate.sessions.models import WhatsAppSession
-from wagate.storage.db import after_commit
 
 router = APIRouter(
     route_class=PageRoute, dependencies=[Depends(check_csrf)], include_in_schema=False
@@ -78,29 +75,24 @@ def bubble(message: Message) -> dict[str, Any]:
     }
 
 
+def _chat_items(listed: list[conversations.ChatWithLast]) -> list[dict[str, Any]]:
+    return [
+        {
+            "jid": item.chat.jid,
+            "title": chat_title(item.chat, item.chat.jid),
+            "unread": item.chat.unread_count,
+            "at": item.chat.last_message_at,
+            "last": bubble(item.last) if item.last else None,
+        }
+        for item in listed
+    ]
+
+
 async def _chat_list(db: DbSession, session: WhatsAppSession) -> list[dict[str, Any]]:
-    chats = await ChatRepository(db).listing(session.id, CHAT_LIMIT, 0)
-    seqs = [c.last_message_seq for c in chats if c.last_message_seq is not None]
-    last = {m.seq: m for m in await MessageRepository(db).by_seqs(session.id, seqs)}
-    listed = []
-    for chat in chats:
-        message = last.get(chat.last_message_seq) if chat.last_message_seq else None
-        listed.append(
-            {
-                "jid": chat.jid,
-                "title": chat_title(chat, chat.jid),
-                "unread": chat.unread_count,
-                "at": chat.last_message_at,
-                "last": bubble(message) if message else None,
-            }
-        )
-    return listed
+    return _chat_items(await conversations.chats(db, session, limit=CHAT_LIMIT, offset=0))
 
 
-async def _bubbles(db: DbSession, session: WhatsAppSession, jid: str) -> list[dict[str, Any]]:
-    messages = await MessageRepository(db).history(
-        session.id, limit=MESSAGE_LIMIT, offset=0, chat=jid
-    )
+def _bubbles(messages: list[Message]) -> list[dict[str, Any]]:
     return [bubble(m) for m in reversed(messages)]
 
 
@@ -132,14 +124,17 @@ async def chats_page(
 @router.get("/dashboard/sessions/{session_id}/chats/{jid}")
 async def chat_page(request: Request, db: DbSession, session: OwnedSession, jid: str) -> Response:
     chat_jid = _jid(jid)
-    chat = await ChatRepository(db).get(session.id, chat_jid)
+    shown = await conversations.conversation(
+        db, session, chat_jid, chat_limit=CHAT_LIMIT, message_limit=MESSAGE_LIMIT
+    )
+    title = chat_title(shown.chat, chat_jid)
     context = {
-        "title": f"{chat_title(chat, chat_jid)} · {session.name}",
+        "title": f"{title} · {session.name}",
         "nav": "messages",
         "session": session,
-        "chats": await _chat_list(db, session),
-        "active": {"jid": chat_jid, "title": chat_title(chat, chat_jid)},
-        "bubbles": await _bubbles(db, session, chat_jid),
+        "chats": _chat_items(shown.chats),
+        "active": {"jid": chat_jid, "title": title},
+        "bubbles": _bubbles(shown.messages),
     }
     return render(request, "chats.html", context)
 
@@ -156,7 +151,9 @@ async def chat_list_partial(
 async def bubbles_partial(
     request: Request, db: DbSession, session: OwnedSession, jid: str
 ) -> Response:
-    context = {"session": session, "bubbles": await _bubbles(db, session, _jid(jid))}
+    query = HistoryQuery(limit=MESSAGE_LIMIT, chat=_jid(jid))
+    messages = await conversations.history(db, session, query)
+    context = {"session": session, "bubbles": _bubbles(messages)}
     return render(request, "_bubbles.html", context)
 
 
@@ -164,14 +161,13 @@ async def bubbles_partial(
 async def media(
     request: Request, db: DbSession, session: OwnedSession, message_id: str
 ) -> Response:
-    message = await messages_service.get_message(db, session.id, message_id)
-    store: MediaStore = request.app.state.media_store
-    if not message.media_sha256 or not store.exists(message.media_sha256):
-        raise not_found_page()
+    message, path = await conversations.stored_media(
+        db, request.app.state.media_store, session, message_id
+    )
     mimetype = message.media_mimetype or "application/octet-stream"
     inline = mimetype.startswith(INLINE_MEDIA)
     return FileResponse(
-        store.path_for(message.media_sha256),
+        path,
         media_type=mimetype,
         filename=message.media_filename or message.message_id,
         content_disposition_type="inline" if inline else "attachment",
@@ -221,16 +217,13 @@ async def send(
         spec = OutgoingSpec(kind="text", to=chat_jid, text=text)
     else:
         raise AppError(ErrorCode.VALIDATION_ERROR, "Write a message or choose a file")
-    message, is_new = await messages_service.enqueue(
-        db,
-        session,
-        spec,
-        message_id=manager.engine(session.engine).new_message_id(str(session.id)),
-        idempotency_key=idempotency_key or None,
-        sender_jid=session.jid,
+    submitted = await sending.submit(
+        db, manager, queue, session, spec, idempotency_key=idempotency_key or None
     )
-    if is_new:
-        after_commit(db, lambda: queue.wake(session.id))
     if wants_json(request):
-        return JSONResponse({"messageId": message.message_id, "status": "queued"})
+
+        async def sent() -> dict[str, str]:
+            return {"messageId": submitted.message_id, "status": await submitted.status()}
+
+        return DeferredJSONResponse(sent)
     return redirect(request, f"/dashboard/sessions/{session.id}/chats/{chat_jid}")

@@ -17,13 +17,11 @@ from wagate.dashboard.web import (
     render,
     wants_json,
 )
-from wagate.deps import ClientAddress, DbSession, Manager, SettingsDep, Signal, parse_id
-from wagate.errors import AppError, ErrorCode
-from wagate.jid import InvalidJidError, normalize_number
-from wagate.sessions import qr
+from wagate.deps import ClientAddress, DbSession, Manager, parse_id
+from wagate.errors import AppError
+from wagate.sessions import lifecycle, qr
 from wagate.sessions import service as sessions_service
-from wagate.sessions.models import SessionState, WhatsAppSession
-from wagate.storage.db import after_commit
+from wagate.sessions.models import WhatsAppSession
 
 router = APIRouter(
     prefix="/dashboard/sessions",
@@ -46,15 +44,6 @@ async def owned(db: DbSession, user: PageUser, session_id: str) -> WhatsAppSessi
 OwnedSession = Annotated[WhatsAppSession, Depends(owned)]
 
 
-def _link_attempt_over(session: WhatsAppSession) -> bool:
-    """Whether the last link attempt ended (timed out, logged out) so showing a
-    QR needs a new one; the API's QR endpoint starts one in the same cases."""
-    state = session.session_state
-    return state is SessionState.LOGGED_OUT or (
-        state is SessionState.DISCONNECTED and not session.linked
-    )
-
-
 async def _grid(
     request: Request, db: DbSession, user: PageUser, extra: dict[str, Any] | None = None
 ) -> Response:
@@ -73,23 +62,14 @@ async def create_session(
     request: Request,
     db: DbSession,
     user: PageUser,
-    settings: SettingsDep,
     manager: Manager,
-    signal: Signal,
     ip: ClientAddress,
     name: SessionName = "WhatsApp",
 ) -> Response:
-    created = await sessions_service.create_session(
-        db,
-        user,
-        name=name.strip() or "WhatsApp",
-        engine=settings.default_engine,
-        free_plan_sessions=settings.free_plan_sessions,
-        signal=signal,
-        ip_address=ip,
+    created = await lifecycle.create(
+        db, manager, user, name=name.strip() or "WhatsApp", ip_address=ip
     )
     session = created.session
-    after_commit(db, lambda: manager.connect_soon(session.id, session.engine))
     # The key is shown on this response only: it is stored as a hash.
     revealed = {"title": f"Session “{session.name}” created", "key": created.api_key}
     return await _grid(request, db, user, {"revealed": revealed, "open_qr": session})
@@ -105,73 +85,76 @@ async def session_card(request: Request, session: OwnedSession) -> Response:
 async def link_page(request: Request, session: OwnedSession) -> Response:
     """The QR code (and the pairing-code form) without JavaScript; the grid's
     modal shows the same, live."""
-    code = session.qr_code if session.session_state is SessionState.QR else None
+    code = lifecycle.current_qr(session)
     context = {
         "title": f"Link {session.name}",
         "nav": "sessions",
         "session": session,
         "qr_image": qr.qr_data_url(code) if code else None,
-        "attempt_over": _link_attempt_over(session),
+        "attempt_over": lifecycle.link_attempt_over(session),
     }
     return render(request, "session_link.html", context)
 
 
 @router.post("/{session_id}/link")
 async def start_link(
-    request: Request, db: DbSession, session: OwnedSession, manager: Manager
+    request: Request, db: DbSession, user: PageUser, session_id: str, manager: Manager
 ) -> Response:
     """Begin a new link attempt when the last one ended; otherwise nothing to do."""
-    started = _link_attempt_over(session)
-    if started:
-        after_commit(db, lambda: manager.connect_soon(session.id, session.engine))
+    view = await lifecycle.link(db, manager, user, session_id, begin=True)
     if wants_json(request):
-        return JSONResponse({"started": started, "state": session.state})
-    return redirect(request, f"/dashboard/sessions/{session.id}/link")
+        return JSONResponse({"started": view.started, "state": view.session.state})
+    return redirect(request, f"/dashboard/sessions/{view.session.id}/link")
 
 
 @router.post("/{session_id}/pairing-code")
 async def pairing_code(
     request: Request,
-    session: OwnedSession,
+    db: DbSession,
+    user: PageUser,
+    session_id: str,
     manager: Manager,
     phone_number: Annotated[str, Form(min_length=6, max_length=32)],
 ) -> Response:
-    try:
-        phone = normalize_number(phone_number)
-    except InvalidJidError as exc:
-        raise AppError(ErrorCode.VALIDATION_ERROR, f"Phone number: {exc}") from exc
-    code = await manager.request_pairing_code(session, phone)
+    pairing = await lifecycle.request_pairing_code(db, manager, user, session_id, phone_number)
     if wants_json(request):
-        return JSONResponse({"code": code, "phoneNumber": phone})
+        return JSONResponse({"code": pairing.code, "phoneNumber": pairing.phone_number})
     context = {
-        "title": f"Link {session.name}",
+        "title": f"Link {pairing.session.name}",
         "nav": "sessions",
-        "session": session,
-        "pairing": {"code": code, "phone": phone},
+        "session": pairing.session,
+        "pairing": {"code": pairing.code, "phone": pairing.phone_number},
     }
     return render(request, "session_link.html", context)
 
 
-@router.post("/{session_id}/restart")
-async def restart(request: Request, session: OwnedSession, manager: Manager) -> Response:
-    await manager.restart(session)
-    return redirect(request, "/dashboard/sessions", f"“{session.name}” is restarting")
+def _action_page(action: str, call: lifecycle.SessionAction, done: str) -> None:
+    """A session action from a card's menu: do it, then back to the grid saying so."""
+
+    async def endpoint(
+        request: Request, db: DbSession, user: PageUser, session_id: str, manager: Manager
+    ) -> Response:
+        session = await call(db, manager, user, session_id)
+        return redirect(request, "/dashboard/sessions", done.format(name=session.name))
+
+    endpoint.__name__ = action
+    router.add_api_route(f"/{{session_id}}/{action}", endpoint, methods=["POST"])
 
 
-@router.post("/{session_id}/logout")
-async def logout(request: Request, session: OwnedSession, manager: Manager) -> Response:
-    await manager.logout(session)
-    return redirect(request, "/dashboard/sessions", f"“{session.name}” was logged out")
+_action_page("connect", lifecycle.connect, "“{name}” is connecting")
+_action_page("disconnect", lifecycle.disconnect, "“{name}” is disconnected")
+_action_page("restart", lifecycle.restart, "“{name}” is restarting")
+_action_page("logout", lifecycle.logout, "“{name}” was logged out")
 
 
 @router.post("/{session_id}/rename")
 async def rename(
-    request: Request, db: DbSession, user: PageUser, session: OwnedSession, name: SessionName
+    request: Request, db: DbSession, user: PageUser, session_id: str, name: SessionName
 ) -> Response:
-    await sessions_service.update(
+    session = await sessions_service.update(
         db,
         user,
-        session.id,
+        parse_id(session_id, "Session"),
         name=name,
         send_rate_per_minute=None,
         typing_delay_ms=None,
@@ -181,12 +164,10 @@ async def rename(
 
 
 @router.post("/{session_id}/api-key")
-async def rotate_key(
-    request: Request, db: DbSession, user: PageUser, session: OwnedSession
-) -> Response:
-    rotated = await sessions_service.rotate_api_key(db, user, session.id)
+async def rotate_key(request: Request, db: DbSession, user: PageUser, session_id: str) -> Response:
+    rotated = await sessions_service.rotate_api_key(db, user, parse_id(session_id, "Session"))
     revealed = {
-        "title": f"New API key for “{session.name}”",
+        "title": f"New API key for “{rotated.session.name}”",
         "key": rotated.api_key,
         "note": "The previous key no longer works.",
     }
@@ -198,10 +179,9 @@ async def delete(
     request: Request,
     db: DbSession,
     user: PageUser,
-    session: OwnedSession,
+    session_id: str,
     manager: Manager,
     ip: ClientAddress,
 ) -> Response:
-    await manager.discard(session)
-    await sessions_service.delete(db, user, session.id, ip_address=ip)
+    session = await lifecycle.delete(db, manager, user, session_id, ip_address=ip)
     return redirect(request, "/dashboard/sessions", f"“{session.name}” was deleted")

@@ -62,6 +62,7 @@ STATE_LABELS = {
     "disconnected": "Disconnected",
     "logged_out": "Logged out",
     "failed": "Failed",
+    "stopped": "Stopped",
 }
 
 

@@ -144,6 +144,8 @@ class NumberCheck:
     number: str
     jid: str | None
     on_whatsapp: bool
+    # A business account's name as WhatsApp verified it.
+    verified_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

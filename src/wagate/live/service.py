@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wagate.auth import service as auth_service
+from wagate.auth import credentials
 from wagate.events.models import OutboxEvent
 from wagate.events.service import with_sequence
 from wagate.sessions import qr
@@ -37,8 +37,8 @@ async def watched_session(
     db: AsyncSession, token: str, session_id: uuid.UUID, *, secret: str
 ) -> WhatsAppSession:
     """The session a token's user may watch (AppError: bad token, not theirs)."""
-    user = await auth_service.user_from_token(db, token, secret=secret)
-    return await sessions_service.get_owned(db, user, session_id)
+    principal = await credentials.resolve(db, token=token, api_key=None, secret=secret)
+    return await credentials.session_by_id(db, principal, str(session_id))
 
 
 async def snapshot(db: AsyncSession, session_id: uuid.UUID, after: int) -> Snapshot | None:

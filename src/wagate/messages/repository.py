@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, select
@@ -10,6 +11,19 @@ from wagate.messages.models import Chat, Contact, Message, MessageStatus, Messag
 from wagate.storage.repository import RepositoryBase
 
 PENDING_STATUSES = (MessageStatus.QUEUED.value, MessageStatus.SENDING.value)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryQuery:
+    """A page of a session's messages, newest first, with optional filters."""
+
+    limit: int
+    offset: int = 0
+    direction: str | None = None
+    chat: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
 
 
 class MessageRepository(RepositoryBase[Message]):
@@ -59,31 +73,21 @@ class MessageRepository(RepositoryBase[Message]):
         )
         return list((await self.session.execute(statement)).scalars().all())
 
-    async def history(
-        self,
-        session_id: uuid.UUID,
-        *,
-        limit: int,
-        offset: int,
-        direction: str | None = None,
-        chat: str | None = None,
-        status: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[Message]:
+    async def history(self, session_id: uuid.UUID, query: HistoryQuery) -> list[Message]:
         statement = self.of_session(session_id)
-        if direction:
-            statement = statement.where(Message.direction == direction)
-        if chat:
-            statement = statement.where(Message.chat == chat)
-        if status:
+        if query.direction:
+            statement = statement.where(Message.direction == query.direction)
+        if query.chat:
+            statement = statement.where(Message.chat == query.chat)
+        if query.status:
+            status = query.status
             statuses = [status, MessageStatus.SENDING.value] if status == "queued" else [status]
             statement = statement.where(Message.status.in_(statuses))
-        if since:
-            statement = statement.where(Message.created_at >= since)
-        if until:
-            statement = statement.where(Message.created_at < until)
-        statement = statement.order_by(Message.seq.desc()).limit(limit).offset(offset)
+        if query.since:
+            statement = statement.where(Message.created_at >= query.since)
+        if query.until:
+            statement = statement.where(Message.created_at < query.until)
+        statement = statement.order_by(Message.seq.desc()).limit(query.limit).offset(query.offset)
         return list(await self.get_all(statement))
 
     async def status_changes(self, message_seq: int) -> list[MessageStatusChange]:

@@ -9,13 +9,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
 
 from wagate.deps import DbSession, Manager, SessionByKeyOrToken
-from wagate.engines.base import EngineError, GroupInfo
+from wagate.engines.base import GroupInfo
 from wagate.errors import AppError, ErrorCode
 from wagate.jid import InvalidJidError, is_group, normalize_number, number_of, to_jid
-from wagate.messages import service
+from wagate.messages import conversations, directory
+from wagate.messages.conversations import HistoryQuery
 from wagate.messages.inbound import media_url
 from wagate.messages.models import Chat, Contact, Message, MessageStatus
-from wagate.messages.repository import ChatRepository, ContactRepository, MessageRepository
 from wagate.messages.schemas import (
     ChatList,
     ChatOut,
@@ -36,6 +36,7 @@ from wagate.messages.schemas import (
     StatusChangeOut,
 )
 from wagate.schemas import API_PREFIX, Envelope, MessageEnvelope, ok
+from wagate.sessions.models import WhatsAppSession
 
 router = APIRouter(prefix=API_PREFIX, tags=["messages"])
 
@@ -100,8 +101,7 @@ async def history(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Envelope[HistoryData]:
-    messages = await MessageRepository(db).history(
-        session.id,
+    query = HistoryQuery(
         limit=limit,
         offset=offset,
         direction=direction,
@@ -110,9 +110,20 @@ async def history(
         since=since,
         until=until,
     )
+    return await _history_page(request, db, session, query)
+
+
+async def _history_page(
+    request: Request, db: DbSession, session: WhatsAppSession, query: HistoryQuery
+) -> Envelope[HistoryData]:
+    messages = await conversations.history(db, session, query)
     base = _base_url(request)
     return ok(
-        HistoryData(messages=[history_item(m, base) for m in messages], limit=limit, offset=offset)
+        HistoryData(
+            messages=[history_item(m, base) for m in messages],
+            limit=query.limit,
+            offset=query.offset,
+        )
     )
 
 
@@ -120,8 +131,8 @@ async def history(
 async def message_detail(
     message_id: str, request: Request, db: DbSession, session: SessionByKeyOrToken
 ) -> Envelope[MessageDetail]:
-    message = await service.get_message(db, session.id, message_id)
-    changes = await MessageRepository(db).status_changes(message.seq)
+    found = await conversations.message_with_history(db, session, message_id)
+    message = found.message
     item = history_item(message, _base_url(request))
     return ok(
         MessageDetail(
@@ -136,8 +147,7 @@ async def message_detail(
                 StatusChangeOut(
                     status=MessageStatus(c.status).public, reason=c.reason, at=c.created_at
                 )
-                for c in changes
-                if c.status != MessageStatus.SENDING
+                for c in found.changes
             ],
         )
     )
@@ -147,12 +157,11 @@ async def message_detail(
 async def message_media(
     message_id: str, request: Request, db: DbSession, session: SessionByKeyOrToken
 ) -> FileResponse:
-    message = await service.get_message(db, session.id, message_id)
-    store = request.app.state.media_store
-    if not message.media_sha256 or not store.exists(message.media_sha256):
-        raise AppError(ErrorCode.NOT_FOUND, "This message has no stored media")
+    message, path = await conversations.stored_media(
+        db, request.app.state.media_store, session, message_id
+    )
     return FileResponse(
-        store.path_for(message.media_sha256),
+        path,
         media_type=message.media_mimetype or "application/octet-stream",
         filename=message.media_filename,
         content_disposition_type="inline",
@@ -178,18 +187,9 @@ async def list_chats(
     limit: int = Limit,
     offset: int = Offset,
 ) -> Envelope[ChatList]:
-    chats = await ChatRepository(db).listing(session.id, limit, offset)
-    seqs = [c.last_message_seq for c in chats if c.last_message_seq is not None]
-    last = {m.seq: m for m in await MessageRepository(db).by_seqs(session.id, seqs)}
+    listed = await conversations.chats(db, session, limit=limit, offset=offset)
     base = _base_url(request)
-    return ok(
-        ChatList(
-            chats=[
-                _chat_out(c, last.get(c.last_message_seq) if c.last_message_seq else None, base)
-                for c in chats
-            ]
-        )
-    )
+    return ok(ChatList(chats=[_chat_out(c.chat, c.last, base) for c in listed]))
 
 
 @router.get("/chats/{jid}/messages")
@@ -201,13 +201,8 @@ async def chat_messages(
     limit: int = Limit,
     offset: int = Offset,
 ) -> Envelope[HistoryData]:
-    messages = await MessageRepository(db).history(
-        session.id, limit=limit, offset=offset, chat=_jid(jid)
-    )
-    base = _base_url(request)
-    return ok(
-        HistoryData(messages=[history_item(m, base) for m in messages], limit=limit, offset=offset)
-    )
+    query = HistoryQuery(limit=limit, offset=offset, chat=_jid(jid))
+    return await _history_page(request, db, session, query)
 
 
 @router.post("/chats/{jid}/read")
@@ -215,18 +210,8 @@ async def mark_chat_read(
     jid: str, db: DbSession, session: SessionByKeyOrToken, manager: Manager
 ) -> Envelope[MarkReadResult]:
     chat_jid = _jid(jid)
-    unread = await MessageRepository(db).unread_incoming(session.id, chat_jid)
-    by_sender: dict[str | None, list[str]] = {}
-    for message in unread:
-        by_sender.setdefault(message.participant, []).append(message.message_id)
-    engine = manager.engine(session.engine)
-    try:
-        for sender, ids in by_sender.items():
-            await engine.mark_read(str(session.id), chat_jid, ids, sender)
-    except EngineError as exc:
-        raise AppError(ErrorCode.SESSION_NOT_CONNECTED, exc.message) from exc
-    await service.mark_chat_read(db, session, chat_jid, unread)
-    return ok(MarkReadResult(chat=chat_jid, marked=len(unread)))
+    marked = await conversations.mark_chat_read(db, manager, session, chat_jid)
+    return ok(MarkReadResult(chat=chat_jid, marked=marked))
 
 
 def _contact_out(contact: Contact) -> ContactOut:
@@ -237,7 +222,7 @@ def _contact_out(contact: Contact) -> ContactOut:
 async def list_contacts(
     db: DbSession, session: SessionByKeyOrToken, limit: int = Limit, offset: int = Offset
 ) -> Envelope[ContactList]:
-    contacts = await ContactRepository(db).listing(session.id, limit, offset)
+    contacts = await conversations.contacts(db, session, limit=limit, offset=offset)
     return ok(ContactList(contacts=[_contact_out(c) for c in contacts]))
 
 
@@ -251,11 +236,7 @@ async def check_numbers(
             numbers.append(normalize_number(raw))
         except InvalidJidError as exc:
             raise AppError(ErrorCode.VALIDATION_ERROR, f"numbers.{index}: {exc}") from exc
-    engine = manager.engine(session.engine)
-    try:
-        checks = await engine.check_numbers(str(session.id), numbers)
-    except EngineError as exc:
-        raise AppError(ErrorCode.SESSION_NOT_CONNECTED, exc.message) from exc
+    checks = await directory.check_numbers(manager, session, numbers)
     return ok(
         NumberCheckList(
             results=[
@@ -284,10 +265,7 @@ def _group_out(group: GroupInfo, own_jid: str | None) -> GroupOut:
 
 @router.get("/groups")
 async def list_groups(session: SessionByKeyOrToken, manager: Manager) -> Envelope[GroupList]:
-    try:
-        groups = await manager.engine(session.engine).list_groups(str(session.id))
-    except EngineError as exc:
-        raise AppError(ErrorCode.SESSION_NOT_CONNECTED, exc.message) from exc
+    groups = await directory.groups(manager, session)
     return ok(GroupList(groups=[_group_out(g, session.jid) for g in groups]))
 
 
@@ -298,27 +276,13 @@ async def group_detail(
     group_jid = _jid(jid)
     if not is_group(group_jid):
         raise AppError(ErrorCode.VALIDATION_ERROR, "jid: must be a group JID (…@g.us)")
-    try:
-        group = await manager.engine(session.engine).get_group(str(session.id), group_jid)
-    except EngineError as exc:
-        raise _engine_lookup_error(exc) from exc
+    group = await directory.group(manager, session, group_jid)
     return ok(_group_out(group, session.jid))
-
-
-def _engine_lookup_error(exc: EngineError) -> AppError:
-    if exc.temporary:
-        return AppError(ErrorCode.SESSION_NOT_CONNECTED, exc.message)
-    return AppError(ErrorCode.NOT_FOUND, exc.message)
 
 
 @router.post("/presence")
 async def send_presence(
     body: PresenceRequest, session: SessionByKeyOrToken, manager: Manager
 ) -> MessageEnvelope:
-    try:
-        await manager.engine(session.engine).send_presence(
-            str(session.id), _jid(body.to, "to"), body.presence
-        )
-    except EngineError as exc:
-        raise AppError(ErrorCode.SESSION_NOT_CONNECTED, exc.message) from exc
+    await directory.send_presence(manager, session, _jid(body.to, "to"), body.presence)
     return MessageEnvelope(message=f"Presence '{body.presence}' sent")

@@ -1,14 +1,14 @@
 """Sending, as the SAK reference: ``/messages/send`` and ``/messages/send-<kind>``.
 
-A send is stored before anything is sent; the answer says ``sent`` when the
-engine acknowledged it within ``WAGATE_SEND_WAIT_SECONDS``, else ``queued``.
-That wait happens while the response is being sent, after the request's
-transaction committed, so the queue never races a row that is not there yet.
+A send is stored before anything is sent (``messages.sending``); the answer says
+``sent`` when the engine acknowledged it within ``WAGATE_SEND_WAIT_SECONDS``,
+else ``queued``. That wait happens while the response is being sent, after the
+request's transaction committed, so the queue never races a row that is not
+there yet.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from typing import Annotated, Any, TypeVar
@@ -17,16 +17,12 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
-from starlette.responses import JSONResponse
-from starlette.types import Receive, Scope, Send
 
-from wagate.deps import ApiSession, DbSession, Manager, SettingsDep, get_outbound_queue
+from wagate.deps import ApiSession, DbSession, Manager, Queue, SettingsDep
 from wagate.engines.base import ContactCard, Location, Reaction
 from wagate.errors import AppError, ErrorCode
 from wagate.jid import InvalidJidError, normalize_number, to_jid
-from wagate.messages import service, uploads
-from wagate.messages.models import Message, MessageStatus
-from wagate.messages.queue import OutboundQueue
+from wagate.messages import sending, service, uploads
 from wagate.messages.schemas import (
     SendContactRequest,
     SendLocationRequest,
@@ -36,9 +32,8 @@ from wagate.messages.schemas import (
 )
 from wagate.messages.service import OutgoingSpec
 from wagate.net.policy import url_reach_of
+from wagate.responses import DeferredJSONResponse
 from wagate.schemas import API_PREFIX
-from wagate.sessions.models import SessionState
-from wagate.storage.db import after_commit
 
 router = APIRouter(prefix=f"{API_PREFIX}/messages", tags=["messages"])
 M = TypeVar("M", bound=BaseModel)
@@ -52,36 +47,14 @@ MEDIA_FIELDS = {
 }
 
 
-class SendResponse(JSONResponse):
-    """Renders ``{messageId, status}`` only when it is sent, after the commit."""
+def answer(submitted: sending.Submitted) -> DeferredJSONResponse:
+    """``{messageId, status}``, rendered once the engine acked or the wait ran out."""
 
-    def __init__(
-        self,
-        message: Message,
-        *,
-        queue: OutboundQueue,
-        wait: float,
-        is_new: bool,
-    ) -> None:
-        self.message_id = message.message_id
-        self.seq = message.seq
-        self.queue = queue
-        self.wait = wait
-        self.is_new = is_new
-        self.known = MessageStatus(message.first_status or message.status).public
-        self.future: asyncio.Future[str] | None = queue.expect(message.seq) if is_new else None
-        super().__init__(self._body(self.known))
+    async def body() -> dict[str, Any]:
+        status = await submitted.status()
+        return {"success": True, "data": {"messageId": submitted.message_id, "status": status}}
 
-    def _body(self, status: str) -> dict[str, Any]:
-        return {"success": True, "data": {"messageId": self.message_id, "status": status}}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.future is not None:
-            outcome = await self.queue.outcome(self.seq, self.future, self.wait)
-            status = MessageStatus(outcome).public if outcome else MessageStatus.QUEUED.value
-            self.body = self.render(self._body(status))
-            self.init_headers()
-        await super().__call__(scope, receive, send)
+    return DeferredJSONResponse(body)
 
 
 def parse_to(value: str) -> str:
@@ -93,7 +66,7 @@ def parse_to(value: str) -> str:
 
 class Sender:
     """What every send endpoint needs, gathered once: the session the key acts
-    for, the request's unit of work, and the queue."""
+    for, the request's unit of work, the manager and the queue."""
 
     def __init__(
         self,
@@ -101,32 +74,26 @@ class Sender:
         db: DbSession,
         session: ApiSession,
         manager: Manager,
+        queue: Queue,
         settings: SettingsDep,
     ) -> None:
         self.request = request
         self.db = db
         self.session = session
         self.manager = manager
+        self.queue = queue
         self.settings = settings
 
-    async def send(self, spec: OutgoingSpec) -> SendResponse:
-        queue = get_outbound_queue(self.request)
-        session = self.session
-        engine = self.manager.engine(session.engine)
-        message, is_new = await service.enqueue(
+    async def send(self, spec: OutgoingSpec) -> DeferredJSONResponse:
+        submitted = await sending.submit(
             self.db,
-            session,
+            self.manager,
+            self.queue,
+            self.session,
             spec,
-            message_id=engine.new_message_id(str(session.id)),
             idempotency_key=self.request.headers.get("idempotency-key"),
-            sender_jid=session.jid,
         )
-        if is_new:
-            after_commit(self.db, lambda: queue.wake(session.id))
-        # Waiting for an ack only makes sense when the session can send right now.
-        connected = session.session_state is SessionState.CONNECTED
-        wait = self.settings.send_wait_seconds if connected else 0.0
-        return SendResponse(message, queue=queue, wait=wait, is_new=is_new)
+        return answer(submitted)
 
 
 SenderDep = Annotated[Sender, Depends()]
@@ -136,7 +103,7 @@ SenderDep = Annotated[Sender, Depends()]
 async def send_text(
     body: SendTextRequest,
     sender: SenderDep,
-) -> SendResponse:
+) -> DeferredJSONResponse:
     spec = OutgoingSpec(
         kind="text",
         to=parse_to(body.to),
@@ -150,7 +117,7 @@ async def send_text(
 def _media_endpoint(kind: str) -> None:
     field = MEDIA_FIELDS[kind]
 
-    async def endpoint(sender: SenderDep) -> SendResponse:
+    async def endpoint(sender: SenderDep) -> DeferredJSONResponse:
         spec = await _media_spec(
             sender.request, kind, field, sender.settings, sender.db, sender.session.user_id
         )
@@ -253,7 +220,7 @@ for _kind in MEDIA_FIELDS:
 async def send_location(
     body: SendLocationRequest,
     sender: SenderDep,
-) -> SendResponse:
+) -> DeferredJSONResponse:
     spec = OutgoingSpec(
         kind="location",
         to=parse_to(body.to),
@@ -276,7 +243,7 @@ def _vcard(name: str, phone: str | None) -> str:
 async def send_contact(
     body: SendContactRequest,
     sender: SenderDep,
-) -> SendResponse:
+) -> DeferredJSONResponse:
     if not body.contact.vcard and not body.contact.phone:
         raise AppError(ErrorCode.VALIDATION_ERROR, "contact: give a phone or a vcard")
     try:
@@ -296,7 +263,7 @@ async def send_contact(
 async def send_reaction(
     body: SendReactionRequest,
     sender: SenderDep,
-) -> SendResponse:
+) -> DeferredJSONResponse:
     to = parse_to(body.to)
     target = await service.get_message(sender.db, sender.session.id, body.messageId)
     spec = OutgoingSpec(

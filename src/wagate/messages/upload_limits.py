@@ -3,12 +3,10 @@ has one, and by counting the bytes as they stream in when it does not."""
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wagate.config import Settings
-from wagate.errors import AppError, ErrorCode, error_body
+from wagate.errors import AppError, ErrorCode, render_error
 from wagate.schemas import API_PREFIX
 
 # Room for the form's other fields and multipart boundaries around the file.
@@ -47,7 +45,7 @@ class UploadLimitMiddleware:
         limit = self.limits.get(scope["path"].rstrip("/"), self.default_limit)
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._refuse(send, limit)
+            await self._refuse(scope, receive, send, limit)
             return
         received = 0
         response_started = False
@@ -73,20 +71,12 @@ class UploadLimitMiddleware:
         except AppError as exc:
             if exc.code is not ErrorCode.PAYLOAD_TOO_LARGE or response_started:
                 raise
-            await self._refuse(send, limit)
+            await self._refuse(scope, receive, send, limit)
 
-    async def _refuse(self, send: Send, limit: int) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        """413 in the shape of the face the request was for."""
         error = _too_large(limit)
-        body = json.dumps(error_body(error.code, error.message)).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
+        response = render_error(
+            scope, error.code, error.status, error.message, {"connection": "close"}
         )
-        await send({"type": "http.response.body", "body": body})
+        await response(scope, receive, send)

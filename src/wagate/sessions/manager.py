@@ -17,7 +17,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,6 +41,7 @@ from wagate.errors import AppError, ErrorCode
 from wagate.events.service import OutboxSignal
 from wagate.sessions import service
 from wagate.sessions.backoff import reconnect_delay
+from wagate.sessions.engine_calls import engine_errors
 from wagate.sessions.models import SessionState, WhatsAppSession
 from wagate.sessions.repository import SessionRepository
 from wagate.storage.base import utcnow
@@ -64,6 +65,15 @@ _NO_RECONNECT = {
     DisconnectReason.SHUTDOWN,
     DisconnectReason.STREAM_REPLACED,
 }
+
+# What an engine reports of a connection; a stopped session hears only of its
+# device being logged out or its account failing.
+_CONNECTION_EVENTS = (QrCodeEvent, PairingCodeEvent, ConnectedEvent, DisconnectedEvent)
+
+
+def _engine_may_move(session: WhatsAppSession) -> bool:
+    """A session a person stopped stays stopped until a person connects it."""
+    return session.session_state is not SessionState.STOPPED
 
 
 class SessionManager:
@@ -170,50 +180,51 @@ class SessionManager:
         self._quiet.discard(session_id)
         self._spawn(self.connect(session_id, engine_name))
 
-    async def restart(self, session: WhatsAppSession) -> None:
-        engine = self.engine(session.engine)
-        self._cancel_reconnect(session.id)
-        with self._quieted(session.id), contextlib.suppress(EngineError):
-            await engine.stop_session(str(session.id))
-        self._attempts.pop(session.id, None)
-        await self.connect(session.id, session.engine)
+    # Called after the commit that recorded what a person asked for, so the
+    # engine never acts on a change that was rolled back.
 
-    async def logout(self, session: WhatsAppSession) -> None:
-        engine = self.engine(session.engine)
-        self._cancel_reconnect(session.id)
-        with self._quieted(session.id):
-            try:
-                await engine.logout(str(session.id))
-            except EngineError as exc:
-                logger.warning("logout of %s: %s", session.id, exc.message)
-        await self._record(
-            session.id,
-            SessionState.LOGGED_OUT,
-            "Logged out on request",
-            DisconnectReason.USER_REQUEST,
-        )
+    async def restart(self, session_id: uuid.UUID, engine_name: str) -> None:
+        self.engine(engine_name)
+        await self.stop(session_id, engine_name)
+        await self.connect(session_id, engine_name)
 
-    async def discard(self, session: WhatsAppSession) -> None:
-        """Before a session is deleted: log its device out and forget it."""
-        self._cancel_reconnect(session.id)
-        self._quiet.add(session.id)
-        engine = self.engines.get(session.engine)
-        if engine is not None:
+    async def stop(self, session_id: uuid.UUID, engine_name: str) -> None:
+        """Close a session's connection and schedule nothing after it (disconnect)."""
+        await self._end(session_id, engine_name, "stop")
+
+    async def logout(self, session_id: uuid.UUID, engine_name: str) -> None:
+        """Log a session's device out; its state was changed by the request."""
+        await self._end(session_id, engine_name, "logout")
+
+    async def _end(
+        self, session_id: uuid.UUID, engine_name: str, how: Literal["stop", "logout"]
+    ) -> None:
+        """Stop or log out a session's connection, with nothing reconnecting it;
+        what the engine reports of it meanwhile is not news."""
+        self._cancel_reconnect(session_id)
+        self._attempts.pop(session_id, None)
+        engine = self.engines.get(engine_name)
+        if engine is None:
+            return
+        call = engine.stop_session if how == "stop" else engine.logout
+        with self._quieted(session_id):
             try:
-                await engine.logout(str(session.id))
+                await call(str(session_id))
             except EngineError as exc:
-                logger.warning("logout of deleted session %s: %s", session.id, exc.message)
-        self._attempts.pop(session.id, None)
-        self._locks.pop(session.id, None)
+                logger.warning("%s of %s: %s", how, session_id, exc.message)
+
+    async def discard(self, session_id: uuid.UUID, engine_name: str) -> None:
+        """After a session was deleted: log its device out and forget it."""
+        await self.logout(session_id, engine_name)
+        self._quiet.add(session_id)
+        self._locks.pop(session_id, None)
 
     async def request_pairing_code(self, session: WhatsAppSession, phone_number: str) -> str:
         if session.linked and session.session_state is SessionState.CONNECTED:
             raise AppError(ErrorCode.CONFLICT, "The session is already linked to a phone")
         engine = self.engine(session.engine)
-        try:
+        with engine_errors():
             return await engine.request_pairing_code(str(session.id), phone_number)
-        except EngineError as exc:
-            raise AppError(ErrorCode.ENGINE_ERROR, exc.message) from exc
 
     # -- the engines' event sink --------------------------------------------
 
@@ -229,7 +240,7 @@ class SessionManager:
             return
         async with self._locks[session_id]:
             session = await self._apply_with_retries(session_id, event)
-        if session is None:
+        if session is None or session.session_state is SessionState.STOPPED:
             return
         if isinstance(event, ConnectedEvent):
             self._attempts.pop(session_id, None)
@@ -269,6 +280,8 @@ class SessionManager:
 
     async def _apply(self, db: AsyncSession, session: WhatsAppSession, event: EngineEvent) -> None:
         signal = self.signal
+        if isinstance(event, _CONNECTION_EVENTS) and not _engine_may_move(session):
+            return
         match event:
             case QrCodeEvent(code=code, expires_in=expires_in):
                 expires_at = utcnow() + timedelta(seconds=expires_in)
@@ -379,7 +392,9 @@ class SessionManager:
     ) -> None:
         async with self._locks[session_id], self.database.transaction() as db:
             session = await SessionRepository(db).get_by_id(session_id)
-            if session is not None:
+            if session is not None and (
+                _engine_may_move(session) or state in (SessionState.LOGGED_OUT, SessionState.FAILED)
+            ):
                 await service.transition(
                     db, session, state, reason=reason, detail=detail, signal=self.signal
                 )

@@ -18,6 +18,8 @@ class SessionState(enum.StrEnum):
     DISCONNECTED = "disconnected"
     LOGGED_OUT = "logged_out"
     FAILED = "failed"
+    # A person disconnected it: never resumed or reconnected until connected again.
+    STOPPED = "stopped"
 
     @property
     def sak_status(self) -> str:
@@ -33,6 +35,10 @@ class WhatsAppSession(IdMixin, TimestampMixin, Base):
     """A gateway session: one linked WhatsApp device, owned by one user."""
 
     __tablename__ = "sessions"
+    __table_args__ = (
+        Index("ix_sessions_user_phone_number", "user_id", "phone_number"),
+        Index("ix_sessions_user_declared_phone", "user_id", "declared_phone"),
+    )
 
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
@@ -46,6 +52,9 @@ class WhatsAppSession(IdMixin, TimestampMixin, Base):
     detail: Mapped[str | None] = mapped_column(Text)
     linked: Mapped[bool] = mapped_column(default=False)
     phone_number: Mapped[str | None] = mapped_column(String(32))
+    # The number its owner says it will link (faces that address sessions by
+    # number); ``phone_number`` is the one the engine reported when it linked.
+    declared_phone: Mapped[str | None] = mapped_column(String(32))
     push_name: Mapped[str | None] = mapped_column(String(200))
     jid: Mapped[str | None] = mapped_column(String(100))
     qr_code: Mapped[str | None] = mapped_column(Text)

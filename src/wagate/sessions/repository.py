@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 
 from wagate.sessions.models import SessionState, SessionTransition, WhatsAppSession
 from wagate.storage.repository import RepositoryBase
@@ -24,6 +24,18 @@ class SessionRepository(RepositoryBase[WhatsAppSession]):
             self.owned_by(user_id).where(WhatsAppSession.id == session_id)
         )
 
+    async def get_by_phone(self, user_id: uuid.UUID, number: str) -> WhatsAppSession | None:
+        """The user's session that linked ``number``, else the one that declared it
+        (the oldest, should several have said so)."""
+        linked = WhatsAppSession.phone_number == number
+        statement = (
+            self.owned_by(user_id)
+            .where(or_(linked, WhatsAppSession.declared_phone == number))
+            .order_by(linked.desc(), WhatsAppSession.created_at)
+            .limit(1)
+        )
+        return await self.get_one_or_none(statement)
+
     async def count_for(self, user_id: uuid.UUID) -> int:
         return await self.count(self.owned_by(user_id))
 
@@ -40,16 +52,18 @@ class SessionRepository(RepositoryBase[WhatsAppSession]):
         """Sessions with a linked device that were not ended by a person or a ban."""
         statement = self.base_statement().where(
             WhatsAppSession.linked.is_(True),
-            WhatsAppSession.state.not_in([SessionState.LOGGED_OUT, SessionState.FAILED]),
+            WhatsAppSession.state.not_in(
+                [SessionState.LOGGED_OUT, SessionState.FAILED, SessionState.STOPPED]
+            ),
         )
         return list(await self.get_all(statement))
 
     async def waiting_for_link(self) -> list[WhatsAppSession]:
+        """Unlinked sessions that showed a QR or pairing code. A ``pending`` one
+        may be idle by design (created without linking): it is left as it is."""
         statement = self.base_statement().where(
             WhatsAppSession.linked.is_(False),
-            WhatsAppSession.state.in_(
-                [SessionState.PENDING, SessionState.QR, SessionState.PAIRING_CODE]
-            ),
+            WhatsAppSession.state.in_([SessionState.QR, SessionState.PAIRING_CODE]),
         )
         return list(await self.get_all(statement))
 

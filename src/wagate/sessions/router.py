@@ -2,20 +2,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response
 
-from wagate.deps import (
-    ApiSession,
-    ClientAddress,
-    CurrentUser,
-    DbSession,
-    Manager,
-    SettingsDep,
-    Signal,
-    parse_id,
-)
-from wagate.errors import AppError, ErrorCode, not_found
-from wagate.jid import InvalidJidError, normalize_number
+from wagate.deps import ApiSession, ClientAddress, CurrentUser, DbSession, Manager, parse_id
+from wagate.errors import not_found
 from wagate.schemas import API_PREFIX, Envelope, MessageEnvelope, ok
-from wagate.sessions import qr, service
+from wagate.sessions import lifecycle, qr, service
 from wagate.sessions.models import SessionState, WhatsAppSession
 from wagate.sessions.schemas import (
     CreatedSessionData,
@@ -30,7 +20,6 @@ from wagate.sessions.schemas import (
     SessionStatus,
     UpdateSessionRequest,
 )
-from wagate.storage.db import after_commit
 
 router = APIRouter(prefix=f"{API_PREFIX}/sessions", tags=["sessions"])
 
@@ -76,28 +65,20 @@ async def create_session(
     body: CreateSessionRequest,
     db: DbSession,
     user: CurrentUser,
-    settings: SettingsDep,
     manager: Manager,
-    signal: Signal,
     ip: ClientAddress,
 ) -> Envelope[CreatedSessionData]:
-    engine = body.engine or settings.default_engine
-    if engine not in settings.engines:
-        raise AppError(
-            ErrorCode.VALIDATION_ERROR,
-            f"engine: must be one of the enabled engines ({', '.join(settings.engines)})",
-        )
-    created = await service.create_session(
+    created = await lifecycle.create(
         db,
+        manager,
         user,
         name=body.name,
-        engine=engine,
-        free_plan_sessions=settings.free_plan_sessions,
-        signal=signal,
+        engine=body.engine,
+        connect=body.connect,
+        declared_phone=body.phoneNumber,
         ip_address=ip,
     )
     session = created.session
-    after_commit(db, lambda: manager.connect_soon(session.id, session.engine))
     return ok(
         CreatedSessionData(
             sessionId=str(session.id),
@@ -106,7 +87,7 @@ async def create_session(
             status="pending",
             state=session.state,
             engine=session.engine,
-            message="Scan QR code to connect",
+            message="Scan QR code to connect" if body.connect else "Connect it to link a phone",
         )
     )
 
@@ -139,9 +120,12 @@ async def session_qr(
     manager: Manager,
     format: QrFormat = Query(default="json"),
 ) -> Envelope[QrData] | Response:
-    session = await service.get_owned(db, user, parse_id(session_id, "Session"))
+    # The last link attempt ended (timed out, logged out): asking for its QR begins a new one.
+    view = await lifecycle.link(
+        db, manager, user, parse_id(session_id, "Session"), begin=format == "json"
+    )
+    session, code = view.session, view.code
     state = session.session_state
-    code = session.qr_code if state is SessionState.QR else None
     if format != "json":
         if code is None:
             raise not_found("QR code")
@@ -150,18 +134,18 @@ async def session_qr(
         return Response(qr.qr_svg(code), media_type="image/svg+xml")
     if code is not None:
         message = "Scan this QR code with WhatsApp"
+    elif view.started:
+        message = "A new QR code is being generated; retry in a moment"
     elif state is SessionState.CONNECTED:
         message = "Session is already connected"
     elif state is SessionState.PAIRING_CODE:
         message = "Waiting for the pairing code to be entered on the phone"
     elif state is SessionState.FAILED:
         message = f"Session failed ({session.reason}); delete it and create a new one"
-    elif state is SessionState.PENDING or (session.linked and state is SessionState.DISCONNECTED):
-        message = "QR code is not ready yet; retry in a moment"
+    elif state is SessionState.STOPPED:
+        message = "Session is disconnected; connect it to link a phone"
     else:
-        # The last link attempt ended (timed out, logged out): begin a new one.
-        after_commit(db, lambda: manager.connect_soon(session.id, session.engine))
-        message = "A new QR code is being generated; retry in a moment"
+        message = "QR code is not ready yet; retry in a moment"
     return ok(
         QrData(
             qrCode=code,
@@ -182,29 +166,44 @@ async def pairing_code(
     user: CurrentUser,
     manager: Manager,
 ) -> Envelope[PairingCodeData]:
-    session = await service.get_owned(db, user, parse_id(session_id, "Session"))
-    try:
-        phone = normalize_number(body.phoneNumber)
-    except InvalidJidError as exc:
-        raise AppError(ErrorCode.VALIDATION_ERROR, f"phoneNumber: {exc}") from exc
-    code = await manager.request_pairing_code(session, phone)
+    pairing = await lifecycle.request_pairing_code(
+        db, manager, user, parse_id(session_id, "Session"), body.phoneNumber
+    )
     return ok(
         PairingCodeData(
-            code=code,
-            phoneNumber=phone,
+            code=pairing.code,
+            phoneNumber=pairing.phone_number,
             message="On the phone: Linked devices → Link with phone number, then enter this code",
         )
     )
+
+
+def _state_endpoint(action: str, call: lifecycle.SessionAction, summary: str) -> None:
+    """``POST /{id}/connect`` and ``/disconnect``: they answer the session's status."""
+
+    async def endpoint(
+        session_id: str, db: DbSession, user: CurrentUser, manager: Manager
+    ) -> Envelope[SessionStatus]:
+        session = await call(db, manager, user, parse_id(session_id, "Session"))
+        return ok(_status(session, manager))
+
+    endpoint.__name__ = f"{action}_session"
+    router.add_api_route(f"/{{session_id}}/{action}", endpoint, methods=["POST"], summary=summary)
+
+
+_state_endpoint(
+    "connect", lifecycle.connect, "Begin linking (a new or logged-out session) or resume it"
+)
+_state_endpoint(
+    "disconnect", lifecycle.disconnect, "Stop it until it is connected again; it stays linked"
+)
 
 
 @router.post("/{session_id}/restart")
 async def restart_session(
     session_id: str, db: DbSession, user: CurrentUser, manager: Manager
 ) -> MessageEnvelope:
-    session = await service.get_owned(db, user, parse_id(session_id, "Session"))
-    if session.session_state is SessionState.FAILED:
-        raise AppError(ErrorCode.CONFLICT, "A failed session cannot restart; create a new one")
-    await manager.restart(session)
+    await lifecycle.restart(db, manager, user, parse_id(session_id, "Session"))
     return MessageEnvelope(message="Session restarting")
 
 
@@ -212,8 +211,7 @@ async def restart_session(
 async def logout_session(
     session_id: str, db: DbSession, user: CurrentUser, manager: Manager
 ) -> MessageEnvelope:
-    session = await service.get_owned(db, user, parse_id(session_id, "Session"))
-    await manager.logout(session)
+    await lifecycle.logout(db, manager, user, parse_id(session_id, "Session"))
     return MessageEnvelope(message="Session logged out; scan a new QR code to link it again")
 
 
@@ -251,7 +249,5 @@ async def update_session(
 async def delete_session(
     session_id: str, db: DbSession, user: CurrentUser, manager: Manager, ip: ClientAddress
 ) -> MessageEnvelope:
-    session = await service.get_owned(db, user, parse_id(session_id, "Session"))
-    await manager.discard(session)
-    await service.delete(db, user, session.id, ip_address=ip)
+    await lifecycle.delete(db, manager, user, parse_id(session_id, "Session"), ip_address=ip)
     return MessageEnvelope(message="Session disconnected and deleted")

@@ -10,6 +10,10 @@ from wagate.schemas import ApiDateTime, RequestModel
 class CreateSessionRequest(RequestModel):
     name: str = Field(default="WhatsApp", min_length=1, max_length=100)
     engine: str | None = Field(default=None, max_length=32)
+    connect: bool = Field(default=True, description="false: create it idle, link it later")
+    phoneNumber: str | None = Field(
+        default=None, min_length=6, max_length=32, description="the number it will link"
+    )
 
 
 class UpdateSessionRequest(RequestModel):

@@ -28,6 +28,7 @@ _AUDITED_STATES = {
     SessionState.CONNECTED: "session.connected",
     SessionState.LOGGED_OUT: "session.logged_out",
     SessionState.FAILED: "session.failed",
+    SessionState.STOPPED: "session.stopped",
 }
 
 
@@ -44,6 +45,7 @@ async def create_session(
     name: str,
     engine: str,
     free_plan_sessions: int,
+    declared_phone: str | None = None,
     signal: OutboxSignal | None = None,
     ip_address: str | None = None,
 ) -> CreatedSession:
@@ -61,6 +63,7 @@ async def create_session(
         api_key_hash=key.hash,
         api_key_last_four=key.last_four,
         state=SessionState.PENDING,
+        declared_phone=declared_phone,
     )
     await sessions.create(session)
     await transition(db, session, SessionState.PENDING, signal=signal, initial=True)

@@ -219,13 +219,7 @@ class WebhookDispatcher:
             )
             if following is None:
                 return None
-            return Target(
-                following,
-                endpoint.url,
-                endpoint.secret_encrypted,
-                endpoint.send_secret_header,
-                target.reach,
-            )
+            return Target.of(following, endpoint, target.reach)
 
 
 def _outcome_label(outcome: Outcome) -> str:

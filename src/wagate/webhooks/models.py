@@ -43,6 +43,8 @@ class Webhook(IdMixin, TimestampMixin, Base):
     # Fernet token of the signing secret, keyed from the instance secret.
     secret_encrypted: Mapped[str] = mapped_column(Text)
     send_secret_header: Mapped[bool] = mapped_column(default=True)
+    # The body's shape (webhooks/formats.py): ``sak`` or ``multisession``.
+    format: Mapped[str] = mapped_column(String(16), default="sak", server_default="sak")
     is_active: Mapped[bool] = mapped_column(default=True)
     # Consecutive failed attempts, and when the current run of failures began.
     failed_attempts: Mapped[int] = mapped_column(default=0)

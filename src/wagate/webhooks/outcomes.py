@@ -60,6 +60,7 @@ class Endpoint:
     secret_encrypted: str
     send_secret_header: bool
     is_active: bool
+    format: str
     held: bool = False  # down or asked to wait: nothing more is sent for now
 
 
@@ -127,6 +128,7 @@ async def record_outcome(
                     Webhook.secret_encrypted,
                     Webhook.send_secret_header,
                     Webhook.is_active,
+                    Webhook.format,
                 )
             )
         ).one_or_none()
@@ -142,6 +144,7 @@ async def record_outcome(
         webhook.secret_encrypted,
         webhook.send_secret_header,
         webhook.is_active,
+        webhook.format,
         held,
     )
 

@@ -17,9 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.events.models import OutboxEvent
 from wagate.events.service import with_sequence
+from wagate.sessions.models import WhatsAppSession
 from wagate.storage.base import utcnow
 from wagate.storage.db import Database
 from wagate.webhooks import catalog
+from wagate.webhooks.formats import SessionFacts, WebhookFormat, format_of
 from wagate.webhooks.models import DeliveryStatus, RelayCursor, Webhook, WebhookDelivery
 from wagate.webhooks.outbox import OutboxTail, last_seq
 from wagate.webhooks.repository import CursorRepository, WebhookRepository
@@ -82,12 +84,16 @@ class WebhookRelay:
         by_session: defaultdict[uuid.UUID, list[Webhook]] = defaultdict(list)
         for webhook in await WebhookRepository(db).active_for_sessions(session_ids):
             by_session[webhook.session_id].append(webhook)
+        facts = await _session_facts(db, by_session)
         now = utcnow()
         for event in events:
             if event.session_id is None:
                 continue
             for webhook in by_session.get(event.session_id, []):
                 if _owed(webhook, event):
+                    body = format_of(webhook.format).render(
+                        with_sequence(event), facts[event.session_id]
+                    )
                     db.add(
                         WebhookDelivery(
                             webhook_id=webhook.id,
@@ -95,13 +101,31 @@ class WebhookRelay:
                             event_seq=event.seq,
                             event_id=event.id,
                             event_type=event.type,
-                            payload=with_sequence(event),
+                            payload=body,
                             status=DeliveryStatus.PENDING,
                             next_attempt_at=now,
                             created_at=now,
                         )
                     )
         await db.flush()
+
+
+async def _session_facts(
+    db: AsyncSession, by_session: dict[uuid.UUID, list[Webhook]]
+) -> defaultdict[uuid.UUID, SessionFacts]:
+    """The session facts bodies need, read only for sessions that have a
+    webhook whose format uses them."""
+    facts: defaultdict[uuid.UUID, SessionFacts] = defaultdict(lambda: SessionFacts(jid=None))
+    wanted = [
+        session_id
+        for session_id, webhooks in by_session.items()
+        if any(w.format != WebhookFormat.SAK for w in webhooks)
+    ]
+    for session_id in wanted:
+        session = await db.get(WhatsAppSession, session_id)
+        if session is not None:
+            facts[session_id] = SessionFacts(jid=session.jid)
+    return facts
 
 
 def _owed(webhook: Webhook, event: OutboxEvent) -> bool:
@@ -111,4 +135,4 @@ def _owed(webhook: Webhook, event: OutboxEvent) -> bool:
         return False
     if event.type == catalog.TEST_EVENT:
         return event.payload.get("webhookId") == str(webhook.id)
-    return catalog.wants(webhook.events, event.type)
+    return format_of(webhook.format).wants(webhook.events, event.type)

@@ -36,6 +36,7 @@ def _item(webhook: Webhook) -> WebhookItem:
         last_success_at=webhook.last_success_at,
         hold_until=webhook.hold_until,
         disabled_reason=webhook.disabled_reason,
+        format=webhook.format,
     )
 
 
@@ -84,6 +85,7 @@ async def create_webhook(
         send_secret_header=body.sendSecretHeader,
         instance_secret=settings.resolved_secret_key,
         reach=url_reach(settings, is_admin=user.is_admin),
+        format=body.format,
         ip_address=ip,
     )
     webhook = created.webhook
@@ -94,6 +96,7 @@ async def create_webhook(
             secret=created.secret,
             events=webhook.events,
             sendSecretHeader=webhook.send_secret_header,
+            format=webhook.format,
         )
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from wagate.schemas import ApiDateTime, RequestModel
+from wagate.webhooks.formats import WebhookFormat
 
 URL_MAX_LENGTH = 2048
 
@@ -14,6 +15,8 @@ class CreateWebhookRequest(RequestModel):
     url: str = Field(min_length=1, max_length=URL_MAX_LENGTH)
     events: list[str] = Field(min_length=1, max_length=32)
     sendSecretHeader: bool = True
+    # The body's shape: the SAK payload (signed), or the multi-session guide's (unsigned).
+    format: WebhookFormat = WebhookFormat.SAK
 
 
 class UpdateWebhookRequest(RequestModel):
@@ -29,6 +32,7 @@ class CreatedWebhookData(BaseModel):
     secret: str
     events: list[str]
     sendSecretHeader: bool
+    format: str
 
 
 class WebhookItem(BaseModel):
@@ -44,6 +48,7 @@ class WebhookItem(BaseModel):
     # Set while the endpoint is down (or asked to wait): nothing goes out before it.
     hold_until: ApiDateTime | None = None
     disabled_reason: str | None
+    format: str
 
 
 class WebhookList(BaseModel):

@@ -13,8 +13,9 @@ from wagate.net.fetch import GuardedClients
 from wagate.net.ssrf import Reach, UnsafeURLError
 from wagate.storage.base import utcnow
 from wagate.webhooks.crypto import SecretUnreadableError, decrypt_secret
+from wagate.webhooks.formats import format_of
 from wagate.webhooks.models import Webhook
-from wagate.webhooks.outcomes import Outcome
+from wagate.webhooks.outcomes import Endpoint, Outcome
 from wagate.webhooks.repository import ClaimedRow
 from wagate.webhooks.retry import RETRY_AFTER_STATUSES, parse_retry_after
 from wagate.webhooks.signing import PayloadEncodingError, build_headers, encode_body
@@ -34,10 +35,14 @@ class Target:
     secret_encrypted: str
     send_secret_header: bool
     reach: Reach  # how far its owner's URLs may reach
+    signed: bool = True
 
     @classmethod
-    def of(cls, row: ClaimedRow, webhook: Webhook, reach: Reach) -> Target:
-        return cls(row, webhook.url, webhook.secret_encrypted, webhook.send_secret_header, reach)
+    def of(cls, row: ClaimedRow, webhook: Webhook | Endpoint, reach: Reach) -> Target:
+        signed = format_of(webhook.format).signed
+        return cls(
+            row, webhook.url, webhook.secret_encrypted, webhook.send_secret_header, reach, signed
+        )
 
 
 class WebhookSender:
@@ -61,15 +66,7 @@ class WebhookSender:
         except PayloadEncodingError as exc:
             return outcome(error=f"the event cannot be sent as JSON: {exc}", permanent=True)
         try:
-            secret = decrypt_secret(target.secret_encrypted, self.instance_secret)
-            headers = build_headers(
-                row.event_type,
-                str(row.event_id),  # webhook-id: the same on every attempt
-                int(time.time()),
-                body,
-                secret,
-                include_secret_header=target.send_secret_header,
-            )
+            headers = self._headers(target, body)
         except (SecretUnreadableError, ValueError) as exc:
             # Rotating the secret fixes this, so the delivery is retried.
             return outcome(error=f"cannot sign: {exc}")
@@ -87,6 +84,21 @@ class WebhookSender:
         except httpx.HTTPError as exc:
             return outcome(error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
         return outcome(status_code=code, error=error, retry_after=retry_after)
+
+    def _headers(self, target: Target, body: bytes) -> dict[str, str]:
+        row = target.row
+        if not target.signed:
+            # A format its seed shows unsigned; webhook-id still lets receivers de-duplicate.
+            return {"Content-Type": "application/json", "webhook-id": str(row.event_id)}
+        secret = decrypt_secret(target.secret_encrypted, self.instance_secret)
+        return build_headers(
+            row.event_type,
+            str(row.event_id),  # webhook-id: the same on every attempt
+            int(time.time()),
+            body,
+            secret,
+            include_secret_header=target.send_secret_header,
+        )
 
     @staticmethod
     async def _post(

@@ -24,6 +24,7 @@ from wagate.storage.base import utcnow
 from wagate.storage.db import after_commit
 from wagate.webhooks import catalog
 from wagate.webhooks.crypto import encrypt_secret
+from wagate.webhooks.formats import WebhookFormat
 from wagate.webhooks.models import DeliveryStatus, Webhook, WebhookAttempt, WebhookDelivery
 from wagate.webhooks.repository import DeliveryRepository, WebhookRepository
 from wagate.webhooks.signing import generate_secret
@@ -70,6 +71,7 @@ async def create(
     send_secret_header: bool,
     instance_secret: str,
     reach: Reach,
+    format: WebhookFormat = WebhookFormat.SAK,
     ip_address: str | None = None,
 ) -> WebhookWithSecret:
     session = await sessions_service.get_owned(db, user, session_id)
@@ -83,11 +85,58 @@ async def create(
         events=subscribed,
         secret_encrypted=encrypt_secret(secret, instance_secret),
         send_secret_header=send_secret_header,
+        format=format,
         created_at=utcnow(),
     )
     await WebhookRepository(db).create(webhook)
     await _audit(db, webhook, "webhook.create", ip_address)
     return WebhookWithSecret(webhook, secret)
+
+
+async def set_session_webhook(
+    db: AsyncSession,
+    user: User,
+    session_id: uuid.UUID,
+    url: str | None,
+    *,
+    format: WebhookFormat,
+    instance_secret: str,
+    reach: Reach,
+    ip_address: str | None = None,
+) -> Webhook | None:
+    """A session's one webhook of ``format`` (faces whose seed gives a session a
+    single ``webhook_url``): created, pointed at ``url``, or deleted when ``url``
+    is empty. Its events are all the format carries."""
+    current = [w for w in await list_owned(db, user, session_id) if w.format == format]
+    if not url:
+        for webhook in current:
+            await delete(db, user, webhook.id, ip_address=ip_address)
+        return None
+    if current:
+        return await update(
+            db,
+            user,
+            current[0].id,
+            url=url,
+            events=None,
+            is_active=True,
+            send_secret_header=None,
+            reach=reach,
+            ip_address=ip_address,
+        )
+    created = await create(
+        db,
+        user,
+        session_id=session_id,
+        url=url,
+        events=[catalog.ALL_EVENTS],
+        send_secret_header=False,
+        instance_secret=instance_secret,
+        reach=reach,
+        format=format,
+        ip_address=ip_address,
+    )
+    return created.webhook
 
 
 async def get_owned(db: AsyncSession, user: User, webhook_id: uuid.UUID) -> Webhook:

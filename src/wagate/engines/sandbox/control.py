@@ -39,6 +39,8 @@ _PHONE_CHANGES = {
     "auto_read": "auto_read",
     "autoReply": "auto_reply",
     "auto_reply": "auto_reply",
+    "businessName": "business_name",
+    "business_name": "business_name",
 }
 
 
@@ -59,6 +61,7 @@ class LocalControl:
         online: bool = True,
         auto_read: bool = False,
         auto_reply: str | None = None,
+        business_name: str | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """Returns the phone and whether it was created (an existing one is kept as is)."""
         number = _number(number)
@@ -67,7 +70,7 @@ class LocalControl:
             return self._phone_dict(existing), False
         phone = Phone(number, name or f"Phone {number[-4:]}")
         self._apply(phone, {"name": phone.name, "online": online, "auto_read": auto_read})
-        self._apply(phone, {"auto_reply": auto_reply})
+        self._apply(phone, {"auto_reply": auto_reply, "business_name": business_name})
         self._state.phones[number] = phone
         await self.network.store.save()
         return self._phone_dict(phone), True
@@ -379,6 +382,12 @@ class LocalControl:
                 raise SandboxError.invalid(f"{key} must be true or false")
             if key == "auto_reply" and value is not None and value not in AUTO_REPLY_MODES:
                 raise SandboxError.invalid("autoReply must be null or 'echo'")
+            if (
+                key == "business_name"
+                and value is not None
+                and (not isinstance(value, str) or not 1 <= len(value) <= 100)
+            ):
+                raise SandboxError.invalid("businessName must be null or 1 to 100 characters")
         for key, value in changes.items():
             setattr(phone, key, value)
 

@@ -60,6 +60,8 @@ class Phone:
     auto_reply: str | None = None
     banned: bool = False
     created_at: float = field(default_factory=time.time)
+    # A business account's verified name (number checks report it).
+    business_name: str | None = None
 
 
 @dataclass(slots=True)
@@ -209,7 +211,7 @@ def phone_dict(phone: Phone, linked_sessions: list[tuple[str, bool]]) -> dict[st
             for session_id, connected in linked_sessions
         ],
         "createdAt": int(phone.created_at),
-    }
+    } | ({"businessName": phone.business_name} if phone.business_name else {})
 
 
 def group_dict(group: Group) -> dict[str, Any]:

@@ -299,7 +299,14 @@ class SandboxNetwork:
                 continue
             phone = self.state.phones.get(number)
             on = phone is not None and not phone.banned
-            checks.append(NumberCheck(number, user_jid(number) if on else None, on))
+            checks.append(
+                NumberCheck(
+                    number,
+                    user_jid(number) if on else None,
+                    on,
+                    phone.business_name if phone is not None and on else None,
+                )
+            )
         return checks
 
     async def list_groups(self, session_id: str) -> list[GroupInfo]:

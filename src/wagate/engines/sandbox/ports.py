@@ -70,6 +70,7 @@ class SandboxControl(Protocol):
         online: bool = True,
         auto_read: bool = False,
         auto_reply: str | None = None,
+        business_name: str | None = None,
     ) -> tuple[dict[str, Any], bool]: ...
 
     async def list_phones(self) -> list[dict[str, Any]]: ...

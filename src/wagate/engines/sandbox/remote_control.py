@@ -42,6 +42,7 @@ class RemoteControl:
         online: bool = True,
         auto_read: bool = False,
         auto_reply: str | None = None,
+        business_name: str | None = None,
     ) -> tuple[dict[str, Any], bool]:
         phone, created = await self._call(
             "create_phone",
@@ -50,6 +51,7 @@ class RemoteControl:
             online=online,
             auto_read=auto_read,
             auto_reply=auto_reply,
+            business_name=business_name,
         )
         return phone, created
 

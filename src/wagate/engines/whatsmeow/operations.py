@@ -129,6 +129,7 @@ async def check_numbers(run: SessionRun, numbers: list[str]) -> list[NumberCheck
             continue
     wanted = sorted(set(digits.values()))
     found: dict[str, str | None] = {}
+    verified: dict[str, str] = {}
     for start in range(0, len(wanted), CHECK_BATCH):
         batch = wanted[start : start + CHECK_BATCH]
         try:
@@ -137,11 +138,13 @@ async def check_numbers(run: SessionRun, numbers: list[str]) -> list[NumberCheck
         except EmptyAnswerError:
             answers = []
         found.update(accounts(answers))
+        verified.update(verified_names(answers))
     return [
         NumberCheck(
             number=number,
             jid=found.get(digits.get(number, "")),
             on_whatsapp=found.get(digits.get(number, "")) is not None,
+            verified_name=verified.get(digits.get(number, "")),
         )
         for number in numbers
     ]
@@ -158,6 +161,17 @@ def accounts(answers: Any) -> dict[str, str | None]:
         key = query or jid.split("@", 1)[0]
         found[key] = jid if answer.IsIn else None
     return found
+
+
+def verified_names(answers: Any) -> dict[str, str]:
+    """Digits -> the business's verified name, for the accounts that have one."""
+    names: dict[str, str] = {}
+    for answer in answers:
+        name = answer.VerifiedName.Details.verifiedName
+        query = "".join(ch for ch in answer.Query if ch.isdigit())
+        if answer.IsIn and name and query:
+            names[query] = name
+    return names
 
 
 async def list_groups(run: SessionRun) -> list[GroupInfo]:
