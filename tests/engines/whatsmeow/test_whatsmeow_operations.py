@@ -176,6 +176,15 @@ def test_is_on_whatsapp_responses(protos: Any) -> None:
     }
 
 
+def test_verified_business_names(protos: Any) -> None:
+    business = IsOnWhatsAppResponse(Query=f"+{ALICE}", JID=protos.jid(ALICE), IsIn=True)
+    business.VerifiedName.Details.verifiedName = "Alice's Bakery"
+    gone = IsOnWhatsAppResponse(Query="+15550009999", JID=protos.jid("15550009999"), IsIn=False)
+    gone.VerifiedName.Details.verifiedName = "Closed Shop"
+    plain = IsOnWhatsAppResponse(Query="+15550003333", JID=protos.jid("15550003333"), IsIn=True)
+    assert operations.verified_names([business, gone, plain]) == {ALICE: "Alice's Bakery"}
+
+
 def test_upload_response() -> None:
     response = UploadResponse(
         url="https://mmg.example/x",
