@@ -21,6 +21,8 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
+from wagate.engines.sandbox.remote import RemoteNetwork
+from wagate.engines.sandbox.remote_control import RemoteControl
 from wagate.storage.db import Database
 
 ADMIN_PASSWORD = "bench-admin-pass"  # noqa: S105  (a throwaway server in a temp folder)
@@ -35,6 +37,7 @@ def free_port() -> int:
 
 def start_server(data_dir: Path, port: int, **env_overrides: str) -> subprocess.Popen[bytes]:
     """A gateway on SQLite in ``data_dir``, rate limits off, answering /health."""
+    data_dir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("WAGATE_")}
     env.update(
         {
@@ -220,3 +223,45 @@ async def link_session(
 
     await poll(connected)
     return {"sessionId": session["sessionId"], "apiKey": session["apiKey"]}
+
+
+@asynccontextmanager
+async def sandbox_process(data_dir: Path) -> AsyncIterator[tuple[str, RemoteControl]]:
+    """A sandbox network in a process of its own (``python -m wagate.engines.sandbox``),
+    and a control of it from here: the phones' own work stays out of the gateway."""
+    port = free_port()
+    process = _spawn_sandbox(data_dir, port)
+    url = f"ws://127.0.0.1:{port}"
+    network = RemoteNetwork(url, data_dir / "bench-linked.json")
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise SystemExit("the sandbox did not start") from None
+                await asyncio.sleep(0.1)
+        await network.open()
+        yield url, RemoteControl(network)
+    finally:
+        await network.close()
+        process.terminate()
+        process.wait(30)
+
+
+def _spawn_sandbox(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(
+        [
+            *(sys.executable, "-m", "wagate.engines.sandbox", "--port", str(port)),
+            *("--data-dir", str(data_dir), "--max-messages", "100000"),
+        ],
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("WAGATE_")},
+            "WAGATE_LOG_LEVEL": "WARNING",
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=(data_dir / "sandbox.log").open("wb"),
+    )
