@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import Executable, text
 
 from wagate.engines.sandbox.remote import RemoteNetwork
 from wagate.engines.sandbox.remote_control import RemoteControl
@@ -176,9 +176,10 @@ async def _schema(url: str, statement: str) -> None:
         await admin.dispose()
 
 
-async def count(database: Database, query: str) -> int:
+async def count(database: Database, query: str | Executable) -> int:
+    statement = text(query) if isinstance(query, str) else query
     async with database.engine.connect() as connection:
-        return int((await connection.execute(text(query))).scalar_one())
+        return int((await connection.execute(statement)).scalar_one())
 
 
 async def poll(check: Callable[[], Awaitable[Any]], timeout: float = 120.0) -> Any:
