@@ -1,6 +1,6 @@
 """The API under load from ``wrk``, each figure beside its baseline from the same run.
 
-    .venv/bin/python bench/api_throughput.py [--seconds 5] [--database-url URL]
+    .venv/bin/python bench/api_throughput.py [--seconds 4] [--database-url URL]
 
 Four servers' worth of figures, in one run on this machine:
 
@@ -15,9 +15,12 @@ Four servers' worth of figures, in one run on this machine:
   and spread over 16 sessions (goal ≥ 0.2 x ``/health``, and not slower than
   one session).
 
-The gateway runs on SQLite in a temporary folder, or on PostgreSQL (a schema
-of its own) when ``--database-url`` or ``WAGATE_DATABASE_URL`` names one, with
-rate limits off and the sandbox network in its process. Load goes to 127.0.0.1 only.
+``/health`` and its baseline take turns, three runs each, and the best of
+each counts (likewise ``sessions/me``), so a burst of other work on a shared
+machine does not land on one side only. The gateway runs on SQLite in a
+temporary folder, or on PostgreSQL (a schema of its own) when ``--database-url``
+or ``WAGATE_DATABASE_URL`` names one, with rate limits off and the sandbox
+network in its process. Load goes to 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -47,9 +52,12 @@ SESSIONS = 16
 IN_FLIGHT = 32
 CUSTOMER = "15558880001"
 ACK = '"status":"sent"'
+ROUNDS = 3  # of the cheap runs (/health, sessions/me), best kept
 
 
-def bare_app_health(seconds: float) -> WrkResult:
+@contextmanager
+def bare_app() -> Iterator[str]:
+    """The bare app in a process of its own; its URL."""
     port = free_port()
     app = Path(__file__).with_name("_bare_app.py")
     process = subprocess.Popen([sys.executable, str(app), str(port)])
@@ -63,10 +71,22 @@ def bare_app_health(seconds: float) -> WrkResult:
                 if time.monotonic() > deadline:
                     raise SystemExit("the bare app did not start") from None
                 time.sleep(0.1)
-        return run_wrk(f"http://127.0.0.1:{port}/health", connections=IN_FLIGHT, seconds=seconds)
+        yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
         process.wait(30)
+
+
+def best_of_interleaved(rounds: int, **runs: Callable[[], WrkResult]) -> dict[str, WrkResult]:
+    """Each run ``rounds`` times, taking turns, the best of each kept: on a shared
+    machine a burst of someone else's work then hurts a figure and its baseline alike."""
+    best: dict[str, WrkResult] = {}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            result = run()
+            if name not in best or result.rate > best[name].rate:
+                best[name] = result
+    return best
 
 
 def shown(result: WrkResult, unit: str = "req/s") -> str:
@@ -79,11 +99,20 @@ def shown(result: WrkResult, unit: str = "req/s") -> str:
 async def bench(seconds: float, database_url: str | None) -> int:
     require_wrk()
     report = Report(f"API throughput ({database_name(database_url)}, wrk, {IN_FLIGHT} in flight)")
-    bare = bare_app_health(seconds)
-    report.figure("bare FastAPI /health (baseline)", shown(bare))
-    with tempfile.TemporaryDirectory(prefix="wagate-bench-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="wagate-bench-") as tmp,
+        bare_app() as bare_url,
+    ):
         async with running_gateway(database_url, Path(tmp)) as gateway:
-            health = run_wrk(f"{gateway.url}/health", connections=IN_FLIGHT, seconds=seconds)
+            healths = best_of_interleaved(
+                ROUNDS,
+                bare=lambda: run_wrk(f"{bare_url}/health", connections=IN_FLIGHT, seconds=seconds),
+                wagate=lambda: run_wrk(
+                    f"{gateway.url}/health", connections=IN_FLIGHT, seconds=seconds
+                ),
+            )
+            bare, health = healths["bare"], healths["wagate"]
+            report.figure("bare FastAPI /health (baseline)", shown(bare))
             report.figure("wagate /health", shown(health))
             report.ratio("wagate /health / bare", health.rate, bare.rate, 0.6, "req/s")
 
@@ -95,12 +124,15 @@ async def bench(seconds: float, database_url: str | None) -> int:
                 await http.post("/sandbox/v1/phones", json={"phone": CUSTOMER}, headers=auth)
             keys = [{"x-api-key": s["apiKey"]} for s in sessions]
 
-            me = run_wrk(
-                f"{gateway.url}/api/v1/sessions/me",
-                connections=IN_FLIGHT,
-                seconds=seconds,
-                script=rotating_requests("GET", "/api/v1/sessions/me", keys),
-            )
+            me = best_of_interleaved(
+                ROUNDS,
+                me=lambda: run_wrk(
+                    f"{gateway.url}/api/v1/sessions/me",
+                    connections=IN_FLIGHT,
+                    seconds=seconds,
+                    script=rotating_requests("GET", "/api/v1/sessions/me", keys),
+                ),
+            )["me"]
             report.figure("GET /api/v1/sessions/me by session key", shown(me))
             report.ratio("sessions/me / wagate /health", me.rate, health.rate, 0.5, "req/s")
 
@@ -148,7 +180,7 @@ async def bench(seconds: float, database_url: str | None) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="each wrk run")
+    parser.add_argument("--seconds", type=float, default=4.0, help="each wrk run")
     database_url_argument(parser)
     args = parser.parse_args()
     asyncio.run(bench(args.seconds, args.database_url))
