@@ -27,7 +27,7 @@ from _wrk import rotating_requests, run_wrk
 SESSIONS, CUSTOMER = 16, "15558880001"
 
 
-def top_frames(collapsed: Path, count: int = 25) -> None:
+def top_frames(collapsed: Path, count: int = 40) -> None:
     own: collections.Counter[str] = collections.Counter()
     inclusive: collections.Counter[str] = collections.Counter()
     total = 0
