@@ -1,7 +1,7 @@
 """Inbound messages and receipts from 16 phones, stored by the gateway with
 their outbox events, in messages (receipts) a second.
 
-    .venv/bin/python bench/inbound_throughput.py [--messages 3200] [--receipts 800]
+    .venv/bin/python bench/inbound_throughput.py [--messages 2000] [--receipts 640]
         [--database-url URL]
 
 The phones live on a sandbox network in a process of its own (``python -m
@@ -144,8 +144,8 @@ async def bench(messages: int, receipts: int, database_url: str | None) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
-    parser.add_argument("--messages", type=int, default=3200)
-    parser.add_argument("--receipts", type=int, default=800)
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--receipts", type=int, default=640)
     database_url_argument(parser)
     args = parser.parse_args()
     asyncio.run(bench(args.messages, args.receipts, args.database_url))
