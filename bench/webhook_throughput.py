@@ -36,17 +36,19 @@ import json
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
 from _gateway import (
-    ADMIN_PASSWORD,
     database_url_argument,
     free_port,
+    link_session,
+    login,
     percentile,
+    poll,
     run_concurrently,
     running_gateway,
 )
@@ -116,37 +118,11 @@ class Receiver:
         return f"http://127.0.0.1:{self.port}/hook"
 
 
-async def poll(check: Callable[[], Awaitable[Any]], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = await check()
-        if result:
-            return result
-        await asyncio.sleep(0.05)
-    raise SystemExit("timed out")
-
-
-async def link_session(
+async def session_with_webhook(
     http: httpx.AsyncClient, auth: dict[str, str], business: str, receiver: Receiver
 ) -> str:
-    session = (await http.post("/api/v1/sessions", json={"name": "bench"}, headers=auth)).json()[
-        "data"
-    ]
-    await http.post("/sandbox/v1/phones", json={"phone": business}, headers=auth)
-
-    async def qr() -> str | None:
-        response = await http.get(f"/api/v1/sessions/{session['sessionId']}/qr", headers=auth)
-        code: str | None = response.json()["data"]["qrCode"]
-        return code
-
-    code = await poll(qr)
-    await http.post(f"/sandbox/v1/phones/{business}/link", json={"qr": code}, headers=auth)
-
-    async def connected() -> bool:
-        response = await http.get(f"/api/v1/sessions/{session['sessionId']}/status", headers=auth)
-        return bool(response.json()["data"]["connected"])
-
-    await poll(connected)
+    """A linked session with one webhook to the receiver; the webhook's id."""
+    session = await link_session(http, auth, business)
     hook = await http.post(
         "/api/v1/webhooks",
         json={"sessionId": session["sessionId"], "url": receiver.url, "events": ["message"]},
@@ -204,13 +180,9 @@ async def gateway_runs(
             ) as gateway,
             httpx.AsyncClient(base_url=gateway.url, timeout=60) as http,
         ):
-            login = await http.post(
-                "/api/v1/auth/login",
-                json={"email": "admin@example.com", "password": ADMIN_PASSWORD},
-            )
-            auth = {"Authorization": f"Bearer {login.json()['data']['token']}"}
+            auth = await login(http)
             businesses = [BUSINESS.format(n) for n in range(sessions)]
-            webhook_ids = [await link_session(http, auth, b, receiver) for b in businesses]
+            webhook_ids = [await session_with_webhook(http, auth, b, receiver) for b in businesses]
             await http.post("/sandbox/v1/phones", json={"phone": CUSTOMER}, headers=auth)
             phones = Phones(http, auth, businesses)
 
