@@ -7,11 +7,14 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from wagate.messages.models import Message
 from wagate.messages.queue import MAX_ATTEMPTS
 from wagate.messages.repository import MessageRepository
+
+pytestmark = pytest.mark.both_databases
 
 
 async def test_a_message_refused_every_time_is_tried_max_attempts_times_then_fails(
