@@ -40,7 +40,13 @@ format: install
 soak: install
 	WAGATE_CRASH_LOOP_ROUNDS=$${WAGATE_CRASH_LOOP_ROUNDS:-40} $(BIN)/pytest tests/test_crash_loop.py -p no:randomly -rxX
 
+# The benchmarks load the server with wrk (a C load generator): installed here
+# when missing and we may (root with apt), else they say so and stop.
 bench: install
+	@if ! command -v wrk >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing wrk for the benchmarks"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	fi
 	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 demo: install

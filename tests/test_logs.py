@@ -120,3 +120,16 @@ async def test_secrets_keys_tokens_and_message_texts_never_reach_the_log(
     }
     leaked = [what for what, secret in secrets.items() if secret in logged]
     assert leaked == []
+
+
+async def test_each_request_gets_its_own_id_unless_it_brings_a_safe_one(
+    client: httpx.AsyncClient,
+) -> None:
+    ids = [(await client.get("/health")).headers["x-request-id"] for _ in range(3)]
+    assert len(set(ids)) == 3, ids
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids), ids
+    given = await client.get("/health", headers={"x-request-id": "client-chosen-id-42"})
+    assert given.headers["x-request-id"] == "client-chosen-id-42"
+    unsafe = await client.get("/health", headers={"x-request-id": "bad id\twith tab"})
+    assert unsafe.headers["x-request-id"] != "bad id\twith tab"
+    assert len(unsafe.headers["x-request-id"]) == 32

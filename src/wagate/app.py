@@ -32,6 +32,7 @@ from wagate.health.router import router as health_router
 from wagate.live.hub import LiveHub
 from wagate.live.router import router as live_router
 from wagate.logs import RequestContextMiddleware, configure_logging
+from wagate.memory import keep_large_blocks_unmapped
 from wagate.messages.inbound import InboundHandler
 from wagate.messages.media import MediaStore
 from wagate.messages.queue import OutboundQueue
@@ -79,6 +80,7 @@ async def bootstrap_admin(database: Database, settings: Settings) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    keep_large_blocks_unmapped()  # argon2's 19 MiB per hash would stay resident
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -25,6 +25,7 @@ _HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 class Metrics:
     def __init__(self) -> None:
+        self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.http_requests = Counter(
@@ -85,8 +86,19 @@ class Metrics:
     # -- what the rest of the app reports ----------------------------------------
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.http_requests.labels(method, route, str(status)).inc()
-        self.http_duration.labels(method, route).observe(seconds)
+        # ``labels()`` validates and locks on every call, most of this method's
+        # cost per request; its children are kept by label set instead (as
+        # bounded as the metric: route templates, not paths).
+        key = (method, route, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (
+                self.http_requests.labels(method, route, str(status)),
+                self.http_duration.labels(method, route),
+            )
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def observe_send(self, seconds: float) -> None:
         self.send_duration.observe(seconds)

@@ -26,7 +26,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
@@ -35,13 +35,15 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
-from redis.asyncio import ConnectionPool
 
 from wagate import deps
 from wagate.analytics.metrics import Metrics
 from wagate.config import Settings
 from wagate.errors import AppError, ErrorCode
 from wagate.faces.base import Face, Faces
+
+if TYPE_CHECKING:  # redis is imported only when a Redis URL is set (it weighs ~20 MB)
+    from redis.asyncio import ConnectionPool
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +95,8 @@ class RateLimiter:
         items = {limit: parse(getattr(settings, f"rate_limit_{limit.value}")) for limit in Limit}
         if not settings.redis_url:
             return cls(MemoryStorage(), items)
+        from redis.asyncio import ConnectionPool
+
         # Our own pool, so shutting down closes its connections.
         pool = ConnectionPool.from_url(settings.redis_url)
         client_options: dict[str, Any] = {"connection_pool": pool}

@@ -45,6 +45,8 @@ from wagate.storage.db import Database, after_commit
 
 logger = logging.getLogger(__name__)
 
+# Engine tries of one message before a temporary error becomes final: each
+# hand-over to the engine counts once, when the message is marked ``sending``.
 MAX_ATTEMPTS = 8
 BATCH = 32
 

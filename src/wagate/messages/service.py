@@ -301,9 +301,10 @@ async def apply_receipt(
 
 
 async def requeue(db: AsyncSession, message: Message, *, retry_at: datetime, reason: str) -> None:
-    """A temporary failure: the message stays at the head of the queue."""
+    """A temporary failure: the message stays at the head of the queue. (Its
+    ``attempts`` already counts this try: the queue counts each hand-over to the
+    engine when it marks the message ``sending``.)"""
     message.status = MessageStatus.QUEUED
-    message.attempts += 1
     message.next_attempt_at = retry_at
     message.error = reason
     await db.flush()
