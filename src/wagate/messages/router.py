@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -35,12 +34,12 @@ from wagate.messages.schemas import (
     PresenceRequest,
     StatusChangeOut,
 )
-from wagate.schemas import API_PREFIX, Envelope, MessageEnvelope, ok
+from wagate.schemas import API_PREFIX, MAX_OFFSET, Envelope, GivenDateTime, MessageEnvelope, ok
 
 router = APIRouter(prefix=API_PREFIX, tags=["messages"])
 
 Limit = Query(default=50, ge=1, le=500)
-Offset = Query(default=0, ge=0)
+Offset = Query(default=0, ge=0, le=MAX_OFFSET)
 
 
 def history_item(message: Message, base_url: str) -> HistoryItem:
@@ -97,8 +96,8 @@ async def history(
     status: str | None = Query(
         default=None, pattern="^(queued|sent|delivered|read|played|failed|received)$"
     ),
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: GivenDateTime | None = None,
+    until: GivenDateTime | None = None,
 ) -> Envelope[HistoryData]:
     messages = await MessageRepository(db).history(
         session.id,

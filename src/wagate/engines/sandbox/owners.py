@@ -11,6 +11,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -37,9 +38,23 @@ async def numbers_of(db: AsyncSession, user_id: uuid.UUID) -> set[str]:
     return set((await db.execute(statement)).scalars().all())
 
 
-async def claim(db: AsyncSession, number: str, user_id: uuid.UUID) -> None:
-    db.add(SandboxPhoneOwner(number=number, user_id=user_id))
-    await db.flush()
+async def claim(db: AsyncSession, number: str, user_id: uuid.UUID) -> uuid.UUID:
+    """Give ``number`` to ``user_id`` unless someone has it; returns its owner.
+
+    An insert that does nothing on conflict waits for a concurrent claim to
+    commit, so parallel claims of one number never fail on the primary key.
+    """
+    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+    await db.execute(
+        insert(SandboxPhoneOwner)
+        .values(number=number, user_id=user_id, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["number"])
+    )
+    owner = await db.scalar(
+        select(SandboxPhoneOwner.user_id).where(SandboxPhoneOwner.number == number)
+    )
+    assert owner is not None
+    return owner
 
 
 async def release(db: AsyncSession, number: str) -> None:

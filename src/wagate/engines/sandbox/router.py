@@ -19,6 +19,7 @@ from wagate.engines.sandbox import owners
 from wagate.engines.sandbox.models import SandboxError
 from wagate.engines.sandbox.ports import SandboxControl
 from wagate.errors import AppError, ErrorCode
+from wagate.jid import InvalidJidError, normalize_number
 from wagate.schemas import Envelope, RequestModel, ok
 from wagate.sessions import service as sessions_service
 from wagate.sessions.repository import SessionRepository
@@ -116,10 +117,10 @@ async def run(awaitable: Any) -> Any:
 
 
 def _number(raw: str) -> str:
-    digits = raw.strip().lstrip("+").replace(" ", "").replace("-", "")
-    if not digits.isdigit():
-        raise AppError(ErrorCode.VALIDATION_ERROR, "phone: must be a phone number")
-    return digits
+    try:
+        return normalize_number(raw)
+    except InvalidJidError as exc:
+        raise AppError(ErrorCode.VALIDATION_ERROR, f"phone: {exc}") from None
 
 
 async def _own_phone(db: DbSession, user: User, raw: str) -> str:
@@ -139,8 +140,9 @@ async def create_phone(
     body: CreatePhoneRequest, response: Response, db: DbSession, user: CurrentUser, manager: Manager
 ) -> Envelope[dict[str, Any]]:
     number = _number(body.phone)
-    owner = await owners.owner_of(db, number)
-    if owner is not None and owner != user.id:
+    # Claimed before the phone is made, in one statement, so of concurrent
+    # creates only one user ever gets the number.
+    if await owners.claim(db, number, user.id) != user.id:
         raise AppError(ErrorCode.CONFLICT, f"The number {number} is another user's sandbox phone")
     phone, created = await run(
         get_control(manager).create_phone(
@@ -151,8 +153,6 @@ async def create_phone(
             auto_reply=body.autoReply,
         )
     )
-    if owner is None:
-        await owners.claim(db, number, user.id)
     if not created:
         response.status_code = 200
     return ok(phone)
