@@ -16,6 +16,7 @@ from wagate.analytics.middleware import RequestAccountingMiddleware
 from wagate.analytics.router import metrics_router
 from wagate.analytics.router import router as analytics_router
 from wagate.auth import service as auth_service
+from wagate.auth.admin_router import router as admin_router
 from wagate.auth.router import router as auth_router
 from wagate.config import Settings
 from wagate.dashboard import router as dashboard
@@ -156,7 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     routers = [health_router, auth_router, sessions_router, send_router, messages_router]
     routers += [webhooks_router, live_router]
-    routers += [analytics_router, metrics_router]
+    routers += [analytics_router, metrics_router, admin_router]
     if "sandbox" in settings.engines:
         routers.append(sandbox_router)
     # Before the dashboard's pages, whose catch-all would otherwise answer for its files.

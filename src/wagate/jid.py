@@ -8,7 +8,7 @@ USER_SERVER = "s.whatsapp.net"
 GROUP_SERVER = "g.us"
 LID_SERVER = "lid"
 
-# ASCII digits only: ``\d`` alone would take ``１５５５`` and Arabic-Indic digits too.
+# ASCII digits only: ``\d`` alone would take fullwidth and Arabic-Indic digits too.
 _DIGITS = re.compile(r"^[0-9]{6,15}$")
 _SEPARATORS = re.compile(r"[\s\-().]")
 _GROUP_ID = re.compile(r"^[0-9]{6,20}(-[0-9]{6,12})?$")

@@ -14,6 +14,9 @@ class UserRepository(RepositoryBase[User]):
     async def get_by_id(self, user_id: uuid.UUID) -> User | None:
         return await self.session.get(User, user_id)
 
+    async def list_all(self) -> list[User]:
+        return list(await self.get_all(self.base_statement().order_by(User.created_at)))
+
     async def get_by_email(self, email: str) -> User | None:
         return await self.get_one_or_none(self.base_statement().where(User.email == email))
 

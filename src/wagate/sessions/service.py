@@ -282,6 +282,7 @@ async def session_for_api_key(
         session = await sessions.get_by_key_hash(tokens.hash_key(raw_key))
         if session is None:
             raise AppError(ErrorCode.INVALID_API_KEY, "Invalid or inactive API key")
+        await auth_service.active_owner(db, session.user_id)
         if session_id and session_id != str(session.id):
             raise AppError(ErrorCode.FORBIDDEN, "This API key belongs to another session")
         return session

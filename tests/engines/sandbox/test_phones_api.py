@@ -50,7 +50,11 @@ async def test_parallel_creates_by_two_users_give_the_number_to_one(
     assert len(owners) == 1
 
 
-@pytest.mark.parametrize("number", ["１５５５０００１２３４", "١٥٥٥٠٠٠١٢٣٤", "+1555０001234"])
+FULLWIDTH = "".join(chr(0xFF10 + int(d)) for d in "15550001234")
+ARABIC_INDIC = "".join(chr(0x0660 + int(d)) for d in "15550001234")
+
+
+@pytest.mark.parametrize("number", [FULLWIDTH, ARABIC_INDIC, "+1555" + FULLWIDTH[:3] + "1234"])
 async def test_unicode_digits_are_not_a_phone_number(
     client: httpx.AsyncClient, user: Any, number: str
 ) -> None:
