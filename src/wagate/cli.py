@@ -24,12 +24,20 @@ def serve(
 ) -> None:
     """Serve the API, the dashboard and the workers."""
     from wagate.app import create_app
+    from wagate.net.forwarded import server_options
 
     settings = Settings()
     host = host or settings.host
     port = port or settings.port
     typer.echo(f"wagate serving on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        **server_options(settings.trusted_proxies),
+    )
 
 
 @app.command()
