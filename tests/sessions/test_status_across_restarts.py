@@ -4,9 +4,10 @@ records the same before it resumes the session."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -47,13 +48,13 @@ async def test_a_graceful_stop_records_disconnected_with_reason_shutdown(
     assert (await session_tools.status(user.headers, idle["sessionId"]))["reason"] != "shutdown"
 
 
-def _poll(what: str, check: Callable[[], bool], timeout: float = 20.0) -> None:
+async def _poll(what: str, check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
     """Another process's state can only be polled."""
     deadline = time.monotonic() + timeout
-    while not check():
+    while not await check():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+        await asyncio.sleep(0.05)
 
 
 async def test_a_start_after_kill_records_the_drop_before_resuming(
@@ -61,32 +62,39 @@ async def test_a_start_after_kill_records_the_drop_before_resuming(
 ) -> None:
     gateway = gateway_process()
     gateway.start()
-    base = gateway.base_url
-    admin = httpx.post(
-        f"{base}/api/v1/auth/login",
-        json={"email": "admin@example.com", "password": "admin-password-1"},
-    ).json()["data"]["token"]
-    headers = {"Authorization": f"Bearer {admin}"}
-    session_id = httpx.post(f"{base}/api/v1/sessions", json={"name": "s"}, headers=headers).json()[
-        "data"
-    ]["sessionId"]
-    httpx.post(f"{base}/sandbox/v1/phones", json={"phone": "15557770001"}, headers=headers)
+    async with httpx.AsyncClient(base_url=gateway.base_url) as http:
+        login = await http.post(
+            "/api/v1/auth/login",
+            json={"email": "admin@example.com", "password": "admin-password-1"},
+        )
+        headers = {"Authorization": f"Bearer {login.json()['data']['token']}"}
+        created = await http.post("/api/v1/sessions", json={"name": "s"}, headers=headers)
+        session_id = created.json()["data"]["sessionId"]
+        await http.post("/sandbox/v1/phones", json={"phone": "15557770001"}, headers=headers)
 
-    def status() -> dict[str, Any]:
-        answer = httpx.get(f"{base}/api/v1/sessions/{session_id}/status", headers=headers)
-        data: dict[str, Any] = answer.json()["data"]
-        return data
+        async def status() -> dict[str, Any]:
+            answer = await http.get(f"/api/v1/sessions/{session_id}/status", headers=headers)
+            data: dict[str, Any] = answer.json()["data"]
+            return data
 
-    _poll("a QR", lambda: status()["state"] == "qr")
-    qr = httpx.get(f"{base}/api/v1/sessions/{session_id}/qr", headers=headers).json()["data"]
-    httpx.post(
-        f"{base}/sandbox/v1/phones/15557770001/link", json={"qr": qr["qrCode"]}, headers=headers
-    )
-    _poll("connected", lambda: status()["connected"] is True)
+        async def connected() -> bool:
+            return (await status())["connected"] is True
 
-    gateway.kill()
-    gateway.start()
-    _poll("connected again", lambda: status()["connected"] is True)
+        async def showing_qr() -> bool:
+            return (await status())["state"] == "qr"
+
+        await _poll("a QR", showing_qr)
+        qr = await http.get(f"/api/v1/sessions/{session_id}/qr", headers=headers)
+        await http.post(
+            "/sandbox/v1/phones/15557770001/link",
+            json={"qr": qr.json()["data"]["qrCode"]},
+            headers=headers,
+        )
+        await _poll("connected", connected)
+
+        gateway.kill()
+        gateway.start()
+        await _poll("connected again", connected)
 
     database = Database(
         database_settings["database_url"], schema=database_settings.get("database_schema")
