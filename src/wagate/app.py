@@ -34,7 +34,7 @@ from wagate.messages.media import MediaStore
 from wagate.messages.queue import OutboundQueue
 from wagate.messages.router import router as messages_router
 from wagate.messages.send_router import router as send_router
-from wagate.messages.upload_limits import UploadLimitMiddleware, upload_limits
+from wagate.messages.upload_limits import UploadLimitMiddleware, base64_limits, upload_limits
 from wagate.net.fetch import create_guarded_client
 from wagate.net.forwarded import TrustedProxies
 from wagate.sessions.manager import SessionManager
@@ -149,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         UploadLimitMiddleware,
         limits={**upload_limits(settings), **dashboard.upload_limits(settings)},
         default_limit=DEFAULT_BODY_LIMIT,
+        json_limits=base64_limits(settings),
     )
     app.add_middleware(
         RequestAccountingMiddleware, metrics=app.state.metrics, api_calls=app.state.api_calls

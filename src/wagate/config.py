@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     max_audio_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
     max_sticker_bytes: int = Field(default=1024 * 1024, gt=0)
     max_document_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
+    # Media sent as base64 inside JSON is parsed whole (the JSON text, the string,
+    # the bytes), several times its size in memory: larger files go as multipart
+    # or by URL, which stream.
+    max_base64_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
     media_fetch_timeout: float = Field(default=30.0, gt=0)
 
     sandbox_url: str | None = None
