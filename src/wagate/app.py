@@ -37,6 +37,7 @@ from wagate.messages.send_router import router as send_router
 from wagate.messages.upload_limits import UploadLimitMiddleware, base64_limits, upload_limits
 from wagate.net.fetch import create_guarded_client
 from wagate.net.forwarded import TrustedProxies
+from wagate.private_files import make_private_dir
 from wagate.sessions.manager import SessionManager
 from wagate.sessions.router import router as sessions_router
 from wagate.storage.db import Database
@@ -78,7 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Every part registers its own shut-down as it starts, so a failed
         # start-up closes exactly what was opened, in reverse order.
         async with AsyncExitStack() as stack:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            make_private_dir(settings.data_dir)
             settings.resolved_secret_key  # noqa: B018  (create the key file before serving)
             database = Database.from_settings(settings)
             stack.push_async_callback(database.dispose)

@@ -12,6 +12,8 @@ from limits import parse as parse_limit
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from wagate.private_files import make_private_dir, write_private
+
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "changethis"}
 _MIN_SECRET_BYTES = 32
 
@@ -190,13 +192,12 @@ class Settings(BaseSettings):
         """The instance secret: the configured one, or one generated once and kept on disk."""
         if self.secret_key:
             return self.secret_key
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.data_dir)
         path = self.data_dir / "secret.key"
         if path.exists():
             stored = path.read_text().strip()
             if len(stored.encode()) >= _MIN_SECRET_BYTES:
                 return stored
         generated = secrets.token_urlsafe(48)
-        path.write_text(generated)
-        path.chmod(0o600)
+        write_private(path, generated.encode())
         return generated
