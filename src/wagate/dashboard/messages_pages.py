@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from wagate.dashboard.sessions_pages import OwnedSession, owned
@@ -28,6 +28,7 @@ from wagate.jid import InvalidJidError, is_group, number_of, to_jid
 from wagate.messages import service as messages_service
 from wagate.messages import uploads
 from wagate.messages.media import MediaStore
+from wagate.messages.media_response import media_response
 from wagate.messages.models import Chat, Message, MessageStatus
 from wagate.messages.repository import ChatRepository, MessageRepository
 from wagate.messages.service import OutgoingSpec
@@ -41,9 +42,6 @@ router = APIRouter(
 
 CHAT_LIMIT = 100
 MESSAGE_LIMIT = 200
-# Media a browser may show inline; anything else downloads, so an uploaded
-# HTML or SVG file never runs as a page of this site.
-INLINE_MEDIA = ("image/jpeg", "image/png", "image/gif", "image/webp", "video/", "audio/")
 
 
 def _jid(value: str) -> str:
@@ -168,14 +166,11 @@ async def media(
     store: MediaStore = request.app.state.media_store
     if not message.media_sha256 or not store.exists(message.media_sha256):
         raise not_found_page()
-    mimetype = message.media_mimetype or "application/octet-stream"
-    inline = mimetype.startswith(INLINE_MEDIA)
-    return FileResponse(
-        store.path_for(message.media_sha256),
-        media_type=mimetype,
-        filename=message.media_filename or message.message_id,
-        content_disposition_type="inline" if inline else "attachment",
-        headers={"content-security-policy": "sandbox", "x-content-type-options": "nosniff"},
+    return media_response(
+        store,
+        message.media_sha256,
+        message.media_mimetype,
+        message.media_filename or message.message_id,
     )
 
 

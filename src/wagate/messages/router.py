@@ -13,6 +13,7 @@ from wagate.errors import AppError, ErrorCode
 from wagate.jid import InvalidJidError, is_group, normalize_number, number_of, to_jid
 from wagate.messages import service
 from wagate.messages.inbound import media_url
+from wagate.messages.media_response import media_response
 from wagate.messages.models import Chat, Contact, Message, MessageStatus
 from wagate.messages.repository import ChatRepository, ContactRepository, MessageRepository
 from wagate.messages.schemas import (
@@ -150,11 +151,8 @@ async def message_media(
     store = request.app.state.media_store
     if not message.media_sha256 or not store.exists(message.media_sha256):
         raise AppError(ErrorCode.NOT_FOUND, "This message has no stored media")
-    return FileResponse(
-        store.path_for(message.media_sha256),
-        media_type=message.media_mimetype or "application/octet-stream",
-        filename=message.media_filename,
-        content_disposition_type="inline",
+    return media_response(
+        store, message.media_sha256, message.media_mimetype, message.media_filename
     )
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from wagate.auth.models import User
 from wagate.deps import CurrentUser, DbSession, Manager, parse_id
 from wagate.engines.sandbox import owners
+from wagate.engines.sandbox.control import MAX_LIST_LIMIT
 from wagate.engines.sandbox.models import SandboxError
 from wagate.engines.sandbox.ports import SandboxControl
 from wagate.errors import AppError, ErrorCode
@@ -256,10 +257,17 @@ async def phone_reads(
 
 
 @router.get("/media/{sha256}")
-async def media(sha256: str, user: CurrentUser, manager: Manager) -> Response:
-    # Content-addressed: knowing the sha256 is knowing the bytes already.
-    data = await run(get_control(manager).get_media(sha256))
-    return Response(data, media_type="application/octet-stream")
+async def media(sha256: str, db: DbSession, user: CurrentUser, manager: Manager) -> Response:
+    """Media a message of one of the user's phones carries; any other is not found
+    (a hash seen elsewhere, in a log or a webhook, is no key to another's media)."""
+    control = get_control(manager)
+    wanted = sha256.lower()
+    for number in await owners.numbers_of(db, user.id):
+        messages = await run(control.list_messages(number, limit=MAX_LIST_LIMIT))
+        if any(m.get("sha256") == wanted for m in messages):
+            data = await run(control.get_media(wanted))
+            return Response(data, media_type="application/octet-stream")
+    raise AppError(ErrorCode.NOT_FOUND, "No such media on your sandbox phones")
 
 
 @router.post("/groups", status_code=201)
@@ -354,5 +362,22 @@ async def fault(
 
 
 @router.get("/status")
-async def status(user: CurrentUser, manager: Manager) -> Envelope[dict[str, Any]]:
-    return ok(await run(get_control(manager).status()))
+async def status(db: DbSession, user: CurrentUser, manager: Manager) -> Envelope[dict[str, Any]]:
+    """The whole network's counts for administrators; a user's own for anyone else."""
+    control = get_control(manager)
+    network = await run(control.status())
+    if user.is_admin:
+        return ok(network)
+    phones = await owners.numbers_of(db, user.id)
+    sessions = {str(s.id) for s in await sessions_service.list_owned(db, user)}
+    linked = [s for s in await run(control.list_sessions()) if s["sessionId"] in sessions]
+    return ok(
+        {
+            "networkUp": network["networkUp"],
+            "latencyMs": network["latencyMs"],
+            "phones": len(phones),
+            "linkedSessions": sum(1 for s in linked if s["phone"]),
+            "connectedSessions": sum(1 for s in linked if s["state"] == "connected"),
+            "rateLimited": {k: v for k, v in network["rateLimited"].items() if k in sessions},
+        }
+    )
