@@ -242,15 +242,18 @@ class SessionManager:
             return
         if session_id in self._quiet and isinstance(event, DisconnectedEvent | LoggedOutEvent):
             return
+        if isinstance(event, ConnectedEvent):
+            # Noted before it is stored, so a stop that follows at once knows it.
+            self._connected_here.add(session_id)
         async with self._locks[session_id]:
+            if self._closing:
+                return  # the stop recorded this session's state while we waited
             session = await self._apply_with_retries(session_id, event)
         if session is None:
             return
         if isinstance(event, _LIFECYCLE_EVENTS):
             self._resuming.discard(session_id)
-            if isinstance(event, ConnectedEvent):
-                self._connected_here.add(session_id)
-            else:
+            if not isinstance(event, ConnectedEvent):
                 self._connected_here.discard(session_id)
         if isinstance(event, ConnectedEvent):
             self._attempts.pop(session_id, None)
@@ -399,6 +402,16 @@ class SessionManager:
         process drove (``only``); at a start, any left by a process that died."""
         if only is not None and not only:
             return
+        async with contextlib.AsyncExitStack() as held:
+            # Events being stored for these sessions finish first (none start:
+            # the manager is closing), so none lands after the shutdown.
+            for session_id in sorted(only or ()):
+                await held.enter_async_context(self._locks[session_id])
+            await self._store_shutdown(only)
+        if only is not None:
+            only.clear()
+
+    async def _store_shutdown(self, only: set[uuid.UUID] | None) -> None:
         async with self.database.transaction() as db:
             for session in await SessionRepository(db).connected(only):
                 await service.transition(
@@ -409,8 +422,6 @@ class SessionManager:
                     detail="The gateway stopped",
                     signal=self.signal,
                 )
-        if only is not None:
-            only.clear()
 
     async def _record(
         self,
