@@ -17,6 +17,7 @@ from wagate.analytics.middleware import RequestAccountingMiddleware
 from wagate.analytics.router import metrics_router
 from wagate.analytics.router import router as analytics_router
 from wagate.auth import service as auth_service
+from wagate.auth.admin_router import router as admin_router
 from wagate.auth.router import router as auth_router
 from wagate.config import Settings
 from wagate.dashboard import router as dashboard
@@ -38,9 +39,10 @@ from wagate.messages.media import MediaStore
 from wagate.messages.queue import OutboundQueue
 from wagate.messages.router import router as messages_router
 from wagate.messages.send_router import router as send_router
-from wagate.messages.upload_limits import UploadLimitMiddleware, upload_limits
+from wagate.messages.upload_limits import UploadLimitMiddleware, base64_limits, upload_limits
 from wagate.net.fetch import GuardedClients
 from wagate.net.forwarded import TrustedProxies
+from wagate.private_files import make_private_dir
 from wagate.sandbox_api.router import router as sandbox_router
 from wagate.sessions.manager import SessionManager
 from wagate.sessions.router import router as sessions_router
@@ -87,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Every part registers its own shut-down as it starts, so a failed
         # start-up closes exactly what was opened, in reverse order.
         async with AsyncExitStack() as stack:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            make_private_dir(settings.data_dir)
             settings.resolved_secret_key  # noqa: B018  (create the key file before serving)
             database = Database.from_settings(settings)
             stack.push_async_callback(database.dispose)
@@ -161,6 +163,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         UploadLimitMiddleware,
         limits={**upload_limits(settings), **dashboard.upload_limits(settings)},
         default_limit=DEFAULT_BODY_LIMIT,
+        json_limits=base64_limits(settings),
     )
     app.add_middleware(
         RequestAccountingMiddleware, metrics=app.state.metrics, api_calls=app.state.api_calls
@@ -184,7 +187,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     routers = [health_router, auth_router, sessions_router, send_router, messages_router]
     routers += [webhooks_router, live_router]
-    routers += [analytics_router, metrics_router]
+    routers += [analytics_router, metrics_router, admin_router]
     # After the native face, whose /api/v1 paths the multi-session face's /api never takes.
     routers += [multisession_router, multisession_ws_router]
     if "sandbox" in settings.engines:

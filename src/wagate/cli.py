@@ -24,12 +24,20 @@ def serve(
 ) -> None:
     """Serve the API, the dashboard and the workers."""
     from wagate.app import create_app
+    from wagate.net.forwarded import server_options
 
     settings = Settings()
     host = host or settings.host
     port = port or settings.port
     typer.echo(f"wagate serving on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        **server_options(settings.trusted_proxies),
+    )
 
 
 @app.command()
@@ -50,11 +58,14 @@ def migrate() -> None:
 
 
 def _with_database(
-    action: str, email: str, password: str, admin: bool, username: str | None = None
+    action: str,
+    email: str,
+    password: str = "",
+    admin: bool = False,
+    username: str | None = None,
 ) -> None:
-    from wagate.auth import passwords, service
-    from wagate.auth.repository import UserRepository
-    from wagate.errors import AppError, ErrorCode
+    from wagate.auth import service
+    from wagate.errors import AppError
     from wagate.storage.db import Database
     from wagate.storage.migrate import migrate as run_migrations
 
@@ -68,14 +79,14 @@ def _with_database(
                         db, email=email, password=password, is_admin=admin, username=username
                     )
                     return f"created user {user.email} ({user.id})"
-                user_or_none = await UserRepository(db).get_by_email(service.normalize_email(email))
-                if user_or_none is None:
-                    raise AppError(ErrorCode.NOT_FOUND, f"no user {email}")
-                problem = passwords.password_problem(password, user_or_none.email)
-                if problem:
-                    raise AppError(ErrorCode.VALIDATION_ERROR, problem)
-                user_or_none.password_hash = await passwords.hash_password(password)
-                return f"password of {user_or_none.email} changed"
+                user = await service.user_by_email(db, email)
+                if action == "set-password":
+                    await service.set_password(db, user, password)
+                    return f"password of {user.email} changed; tokens issued before no longer work"
+                await service.set_active(db, user, action == "activate")
+                if action == "activate":
+                    return f"{user.email} activated"
+                return f"{user.email} deactivated: every token and key of theirs stops working"
         finally:
             await database.dispose()
 
@@ -105,7 +116,19 @@ def user_set_password(
     password: Annotated[str, typer.Option(help="New password", prompt=True, hide_input=True)],
 ) -> None:
     """Set a user's password (for a lost admin password)."""
-    _with_database("set-password", email, password, False)
+    _with_database("set-password", email, password)
+
+
+@user_app.command("deactivate")
+def user_deactivate(email: Annotated[str, typer.Option(help="Login email")]) -> None:
+    """Deactivate a user: their logins, tokens, user keys and session keys stop at once."""
+    _with_database("deactivate", email)
+
+
+@user_app.command("activate")
+def user_activate(email: Annotated[str, typer.Option(help="Login email")]) -> None:
+    """Activate a deactivated user again (they log in anew; their keys work again)."""
+    _with_database("activate", email)
 
 
 @sandbox_app.command("serve")

@@ -12,6 +12,8 @@ from limits import parse as parse_limit
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from wagate.private_files import make_private_dir, write_private
+
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "changethis"}
 _MIN_SECRET_BYTES = 32
 
@@ -67,6 +69,10 @@ class Settings(BaseSettings):
     max_audio_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
     max_sticker_bytes: int = Field(default=1024 * 1024, gt=0)
     max_document_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
+    # Media sent as base64 inside JSON is parsed whole (the JSON text, the string,
+    # the bytes), several times its size in memory: larger files go as multipart
+    # or by URL, which stream.
+    max_base64_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
     media_fetch_timeout: float = Field(default=30.0, gt=0)
 
     sandbox_url: str | None = None
@@ -208,13 +214,12 @@ class Settings(BaseSettings):
         """The instance secret: the configured one, or one generated once and kept on disk."""
         if self.secret_key:
             return self.secret_key
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.data_dir)
         path = self.data_dir / "secret.key"
         if path.exists():
             stored = path.read_text().strip()
             if len(stored.encode()) >= _MIN_SECRET_BYTES:
                 return stored
         generated = secrets.token_urlsafe(48)
-        path.write_text(generated)
-        path.chmod(0o600)
+        write_private(path, generated.encode())
         return generated

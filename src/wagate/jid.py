@@ -8,9 +8,11 @@ USER_SERVER = "s.whatsapp.net"
 GROUP_SERVER = "g.us"
 LID_SERVER = "lid"
 
-_DIGITS = re.compile(r"^\d{6,15}$")
+# ASCII digits only: ``\d`` alone would take fullwidth and Arabic-Indic digits too.
+_DIGITS = re.compile(r"^[0-9]{6,15}$")
 _SEPARATORS = re.compile(r"[\s\-().]")
-_GROUP_ID = re.compile(r"^\d{6,20}(-\d{6,12})?$")
+_GROUP_ID = re.compile(r"^[0-9]{6,20}(-[0-9]{6,12})?$")
+_LID = re.compile(r"^[0-9]{1,20}$")
 
 
 class InvalidJidError(ValueError):
@@ -39,7 +41,7 @@ def to_jid(value: str) -> str:
             return f"{normalize_number(user)}@{USER_SERVER}"
         if server == GROUP_SERVER and _GROUP_ID.fullmatch(user):
             return f"{user}@{GROUP_SERVER}"
-        if server == LID_SERVER and user.isdigit():
+        if server == LID_SERVER and _LID.fullmatch(user):
             return f"{user}@{LID_SERVER}"
         raise InvalidJidError(
             "must be a phone number, a <number>@s.whatsapp.net or a <id>@g.us JID"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer
 
 T = TypeVar("T")
 
@@ -20,6 +20,19 @@ def format_timestamp(value: datetime) -> str:
 
 
 ApiDateTime = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str)]
+
+
+def assume_utc(value: datetime) -> datetime:
+    """A date or a time given without a zone is read as UTC, as every stored time is."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+# A time a client gives (a filter such as ``since``): zoned, UTC when it names no zone.
+GivenDateTime = Annotated[datetime, AfterValidator(assume_utc)]
+
+# The largest offset a listing takes: past it there is nothing to skip to, and a
+# 64-bit database integer would overflow.
+MAX_OFFSET = 2**31 - 1
 
 
 class Envelope(BaseModel, Generic[T]):

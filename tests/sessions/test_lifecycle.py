@@ -190,8 +190,12 @@ async def test_a_gateway_restart_resumes_linked_sessions_without_a_qr(
 
             signal = second.state.outbox_signal
             waiter = signal.subscribe()
-            while (await status_of(linked.session_id))["state"] != "connected":
+            # Cleared before each look, so a commit between the look and the
+            # wait is not missed (a stop now records a shutdown to come back from).
+            while True:
                 waiter.clear()
+                if (await status_of(linked.session_id))["state"] == "connected":
+                    break
                 await waiter.wait()
             signal.unsubscribe(waiter)
             assert len(await session_events(second, linked.session_id, "session.qr")) == qr_before

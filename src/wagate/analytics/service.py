@@ -105,10 +105,15 @@ class UsageReport:
 def usage_range(start: date | None, end: date | None) -> tuple[date, date]:
     """The days a usage report covers: the given ones, or the last 30 days."""
     span = timedelta(days=DEFAULT_USAGE_DAYS - 1)
-    if end is None:
-        end = start + span if start else counters.today()
-    if start is None:
-        start = end - span
+    try:
+        if end is None:
+            end = start + span if start else counters.today()
+        if start is None:
+            start = end - span
+    except OverflowError:
+        raise AppError(
+            ErrorCode.VALIDATION_ERROR, "A usage report must lie within the calendar's years 1-9999"
+        ) from None
     if start > end:
         raise AppError(ErrorCode.VALIDATION_ERROR, "startDate must not be after endDate")
     if (end - start).days >= MAX_USAGE_DAYS:
@@ -135,12 +140,12 @@ async def usage(
             by_day[day] = by_day.get(day, UsageTotals()).plus(dict(counts))
     daily: list[tuple[date, UsageTotals]] = []
     summary = UsageTotals()
-    day = start
-    while day <= end:
+    # Counted, not stepped past ``end``: the day after 9999-12-31 does not exist.
+    for offset in range((end - start).days + 1):
+        day = start + timedelta(days=offset)
         totals = by_day.get(day, UsageTotals())
         daily.append((day, totals))
         summary = summary.plus(asdict(totals))
-        day += timedelta(days=1)
     return UsageReport(daily=daily, summary=summary)
 
 

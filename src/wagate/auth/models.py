@@ -20,6 +20,9 @@ class User(IdMixin, TimestampMixin, Base):
     plan: Mapped[str] = mapped_column(String(32), default="free")
     is_admin: Mapped[bool] = mapped_column(default=False)
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Carried in every token; a password change or a deactivation moves it on,
+    # which ends every token issued before.
+    credential_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class ApiKey(IdMixin, Base):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn.matching import RANKED_DICTIONARIES
 
 # OWASP's minimum for argon2id: 19 MiB of memory, 2 iterations, 1 lane.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
@@ -13,6 +15,9 @@ _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # A hash to verify against when the user does not exist, so a login for an
 # unknown email costs the same time as one for a known email.
 _DUMMY_HASH = _hasher.hash("wagate-timing-equaliser")
+
+# The 30,000 commonest passwords of leaked lists, as zxcvbn ranks them.
+_COMMON_PASSWORDS: Mapping[str, int] = RANKED_DICTIONARIES["passwords"]
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128
@@ -30,6 +35,8 @@ def password_problem(password: str, email: str) -> str | None:
         return "password must not be the email address"
     if len(set(password)) < 4:
         return "password must use at least 4 different characters"
+    if password.lower() in _COMMON_PASSWORDS:
+        return "password is one of the most common passwords; choose another"
     return None
 
 

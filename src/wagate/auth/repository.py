@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Select
+from sqlalchemy import Select, update
 
 from wagate.auth.models import ApiKey, User
 from wagate.storage.repository import RepositoryBase
@@ -14,11 +14,24 @@ class UserRepository(RepositoryBase[User]):
     async def get_by_id(self, user_id: uuid.UUID) -> User | None:
         return await self.session.get(User, user_id)
 
+    async def list_all(self) -> list[User]:
+        return list(await self.get_all(self.base_statement().order_by(User.created_at)))
+
     async def get_by_email(self, email: str) -> User | None:
         return await self.get_one_or_none(self.base_statement().where(User.email == email))
 
     async def get_by_username(self, username: str) -> User | None:
         return await self.get_one_or_none(self.base_statement().where(User.username == username))
+
+    async def lock(self, user_id: uuid.UUID) -> None:
+        """Serialise this user's quota checks until the transaction ends: a row lock
+        on PostgreSQL, the write lock on SQLite (an update is what takes either)."""
+        await self.session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(updated_at=User.updated_at)
+            .execution_options(synchronize_session=False)
+        )
 
     async def admin_exists(self) -> bool:
         return await self.count(self.base_statement().where(User.is_admin.is_(True))) > 0

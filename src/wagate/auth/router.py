@@ -9,6 +9,7 @@ from wagate.auth.schemas import (
     ApiKeyList,
     ApiKeyOut,
     AuthData,
+    ChangePasswordRequest,
     CreateApiKeyRequest,
     CreatedApiKey,
     LoginRequest,
@@ -47,6 +48,28 @@ async def login(
     body: LoginRequest, db: DbSession, settings: SettingsDep, ip: ClientAddress
 ) -> Envelope[AuthData]:
     user = await service.authenticate(db, login=body.email, password=body.password, ip_address=ip)
+    token = service.issue_token(
+        user, secret=settings.resolved_secret_key, expires_minutes=settings.jwt_expires_minutes
+    )
+    return ok(AuthData(token=token, user=UserOut.model_validate(user, from_attributes=True)))
+
+
+@router.post("/password")
+async def change_password(
+    body: ChangePasswordRequest,
+    db: DbSession,
+    user: CurrentUser,
+    settings: SettingsDep,
+    ip: ClientAddress,
+) -> Envelope[AuthData]:
+    """A new password ends every token issued before it; the answer carries a fresh one."""
+    user = await service.change_password(
+        db,
+        user,
+        current_password=body.currentPassword,
+        new_password=body.newPassword,
+        ip_address=ip,
+    )
     token = service.issue_token(
         user, secret=settings.resolved_secret_key, expires_minutes=settings.jwt_expires_minutes
     )

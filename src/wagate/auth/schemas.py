@@ -5,6 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
+from wagate.auth.models import User
 from wagate.schemas import ApiDateTime, RequestModel
 
 
@@ -76,3 +77,38 @@ class ApiKeyOut(BaseModel):
 
 class ApiKeyList(BaseModel):
     keys: list[ApiKeyOut]
+
+
+class ChangePasswordRequest(RequestModel):
+    currentPassword: str = Field(min_length=1, max_length=1024)
+    newPassword: str = Field(min_length=1, max_length=1024)
+
+
+class AdminUserOut(BaseModel):
+    id: uuid.UUID
+    email: str
+    name: str | None
+    plan: str
+    isAdmin: bool
+    isActive: bool
+    createdAt: ApiDateTime
+
+    @classmethod
+    def of(cls, user: User) -> AdminUserOut:
+        return cls(
+            id=user.id,
+            email=user.email,
+            name=user.name,
+            plan=user.plan,
+            isAdmin=user.is_admin,
+            isActive=user.is_active,
+            createdAt=user.created_at,
+        )
+
+
+class AdminUserData(BaseModel):
+    user: AdminUserOut
+
+
+class AdminUserList(BaseModel):
+    users: list[AdminUserOut]

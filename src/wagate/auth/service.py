@@ -117,17 +117,92 @@ async def authenticate(
 
 
 def issue_token(user: User, *, secret: str, expires_minutes: int) -> str:
-    return tokens.issue_token(user.id, secret, expires_minutes)
+    return tokens.issue_token(user.id, secret, expires_minutes, user.credential_version)
 
 
 async def user_from_token(db: AsyncSession, token: str, *, secret: str) -> User:
+    """The active user a token was issued to, unless their password changed or
+    they were deactivated since."""
     try:
-        user_id = tokens.read_token(token, secret)
+        claims = tokens.read_token(token, secret)
     except tokens.TokenError as exc:
         raise AppError(ErrorCode.INVALID_TOKEN, str(exc)) from exc
+    user = await UserRepository(db).get_by_id(claims.user_id)
+    if user is None or not user.is_active or user.credential_version != claims.credential_version:
+        raise AppError(ErrorCode.INVALID_TOKEN, "Invalid token")
+    return user
+
+
+async def active_owner(db: AsyncSession, user_id: uuid.UUID) -> User:
+    """The owner of a key, who must still be active for the key to work."""
     user = await UserRepository(db).get_by_id(user_id)
     if user is None or not user.is_active:
-        raise AppError(ErrorCode.INVALID_TOKEN, "Invalid token")
+        raise AppError(ErrorCode.INVALID_API_KEY, "Invalid or inactive API key")
+    return user
+
+
+async def set_password(
+    db: AsyncSession, user: User, password: str, *, ip_address: str | None = None
+) -> User:
+    """A new password, which ends every token issued before it."""
+    problem = passwords.password_problem(password, user.email)
+    if problem:
+        raise AppError(ErrorCode.VALIDATION_ERROR, problem)
+    user.password_hash = await passwords.hash_password(password)
+    user.credential_version += 1
+    await db.flush()
+    await record_activity(db, user_id=user.id, action="user.password", ip_address=ip_address)
+    return user
+
+
+async def change_password(
+    db: AsyncSession,
+    user: User,
+    *,
+    current_password: str,
+    new_password: str,
+    ip_address: str | None = None,
+) -> User:
+    if not await passwords.verify_password(current_password, user.password_hash):
+        raise AppError(ErrorCode.INVALID_CREDENTIALS, "The current password is not right")
+    return await set_password(db, user, new_password, ip_address=ip_address)
+
+
+async def list_users(db: AsyncSession) -> list[User]:
+    return await UserRepository(db).list_all()
+
+
+async def get_user(db: AsyncSession, user_id: uuid.UUID) -> User:
+    user = await UserRepository(db).get_by_id(user_id)
+    if user is None:
+        raise not_found("User")
+    return user
+
+
+async def set_active(db: AsyncSession, user: User, active: bool, *, by: User | None = None) -> User:
+    """Deactivate (every credential of the user stops at once: tokens, user keys,
+    session keys, the dashboard login) or activate again. Tokens issued before a
+    deactivation stay ended; keys work again, as they are the user's to revoke."""
+    if by is not None and by.id == user.id and not active:
+        raise AppError(ErrorCode.VALIDATION_ERROR, "You cannot deactivate yourself")
+    if user.is_active != active:
+        user.is_active = active
+        if not active:
+            user.credential_version += 1
+        await db.flush()
+        await record_activity(
+            db,
+            user_id=user.id,
+            action="user.activate" if active else "user.deactivate",
+            metadata={"by": str(by.id)} if by else None,
+        )
+    return user
+
+
+async def user_by_email(db: AsyncSession, email: str) -> User:
+    user = await UserRepository(db).get_by_email(normalize_email(email))
+    if user is None:
+        raise not_found("User")
     return user
 
 
@@ -198,11 +273,9 @@ async def user_for_api_key(db: AsyncSession, raw_key: str) -> User:
         or (key.expires_at is not None and key.expires_at <= now)
     ):
         raise AppError(ErrorCode.INVALID_API_KEY, "Invalid or inactive API key")
+    user = await active_owner(db, key.user_id)
     if key.last_used_at is None or now - key.last_used_at > _LAST_USED_RESOLUTION:
         key.last_used_at = now
-    user = await UserRepository(db).get_by_id(key.user_id)
-    if user is None or not user.is_active:
-        raise AppError(ErrorCode.INVALID_API_KEY, "Invalid or inactive API key")
     return user
 
 

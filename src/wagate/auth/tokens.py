@@ -20,19 +20,30 @@ class TokenError(Exception):
     pass
 
 
-def issue_token(user_id: uuid.UUID, secret: str, expires_minutes: int) -> str:
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    user_id: uuid.UUID
+    # The user's credential version when the token was issued (0 for tokens
+    # from before versions were carried).
+    credential_version: int
+
+
+def issue_token(
+    user_id: uuid.UUID, secret: str, expires_minutes: int, credential_version: int = 0
+) -> str:
     now = datetime.now(UTC)
     claims = {
         "sub": str(user_id),
         "iat": now,
         "exp": now + timedelta(minutes=expires_minutes),
         "typ": "access",
+        "ver": credential_version,
     }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def read_token(token: str, secret: str) -> uuid.UUID:
-    """The user id a token was issued to. Only HS256 is accepted, so ``alg: none``
+def read_token(token: str, secret: str) -> TokenClaims:
+    """Whom a token was issued to. Only HS256 is accepted, so ``alg: none``
     and algorithm-confusion tokens fail like any forgery."""
     try:
         claims = jwt.decode(
@@ -47,8 +58,11 @@ def read_token(token: str, secret: str) -> uuid.UUID:
         raise TokenError("Invalid token") from exc
     if claims.get("typ") != "access":
         raise TokenError("Invalid token")
+    version = claims.get("ver", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise TokenError("Invalid token")
     try:
-        return uuid.UUID(str(claims["sub"]))
+        return TokenClaims(uuid.UUID(str(claims["sub"])), version)
     except ValueError as exc:
         raise TokenError("Invalid token") from exc
 

@@ -131,7 +131,7 @@ async def register(
 async def logout(request: Request) -> Response:
     # A JWT cannot be recalled; dropping the cookie ends this browser's login.
     response = redirect(request, "/", flash="You are logged out")
-    clear_login(response)
+    clear_login(request, response)
     return response
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
-from fastapi.responses import FileResponse
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from wagate.dashboard.sessions_pages import OwnedSession, owned
@@ -26,6 +25,7 @@ from wagate.errors import AppError, ErrorCode
 from wagate.jid import InvalidJidError, is_group, number_of, to_jid
 from wagate.messages import conversations, sending, uploads
 from wagate.messages.conversations import HistoryQuery
+from wagate.messages.media_response import media_response
 from wagate.messages.models import Chat, Message, MessageStatus
 from wagate.messages.service import OutgoingSpec
 from wagate.responses import DeferredJSONResponse
@@ -38,9 +38,6 @@ router = APIRouter(
 
 CHAT_LIMIT = 100
 MESSAGE_LIMIT = 200
-# Media a browser may show inline; anything else downloads, so an uploaded
-# HTML or SVG file never runs as a page of this site.
-INLINE_MEDIA = ("image/jpeg", "image/png", "image/gif", "image/webp", "video/", "audio/")
 
 
 def _jid(value: str) -> str:
@@ -164,14 +161,8 @@ async def media(
     message, path = await conversations.stored_media(
         db, request.app.state.media_store, session, message_id
     )
-    mimetype = message.media_mimetype or "application/octet-stream"
-    inline = mimetype.startswith(INLINE_MEDIA)
-    return FileResponse(
-        path,
-        media_type=mimetype,
-        filename=message.media_filename or message.message_id,
-        content_disposition_type="inline" if inline else "attachment",
-        headers={"content-security-policy": "sandbox", "x-content-type-options": "nosniff"},
+    return media_response(
+        path, message.media_mimetype, message.media_filename or message.message_id
     )
 
 

@@ -233,12 +233,12 @@ def set_login(request: Request, response: Response, token: str) -> None:
         secure=_secure(request),
     )
     # A new CSRF cookie with every login, so one planted before it is useless.
-    response.delete_cookie(CSRF_COOKIE, path="/")
+    _delete_csrf_cookie(request, response)
 
 
-def clear_login(response: Response) -> None:
+def clear_login(request: Request, response: Response) -> None:
     response.delete_cookie(AUTH_COOKIE, path="/")
-    response.delete_cookie(CSRF_COOKIE, path="/")
+    _delete_csrf_cookie(request, response)
 
 
 def _secure(request: Request) -> bool:
@@ -246,28 +246,50 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https" or public_url.startswith("https://")
 
 
+def csrf_cookie_name(request: Request) -> str:
+    """Over HTTPS the ``__Host-`` prefix: a browser then takes the cookie only if
+    it is Secure, for ``/`` and this host alone, so a sibling subdomain or a
+    plain-HTTP answer cannot plant one."""
+    return f"__Host-{CSRF_COOKIE}" if _secure(request) else CSRF_COOKIE
+
+
+def _delete_csrf_cookie(request: Request, response: Response) -> None:
+    response.delete_cookie(csrf_cookie_name(request), path="/", secure=_secure(request))
+
+
+def _csrf_for_login(request: Request, cookie: str) -> str:
+    """The token of a CSRF cookie for the login this request carries: a cookie and
+    token pair obtained anonymously or under another login does not match."""
+    login = request.cookies.get(AUTH_COOKIE, "")
+    login_digest = hashlib.sha256(login.encode()).hexdigest()
+    return _sign(request, "csrf", f"{cookie}:{login_digest}")
+
+
 def csrf_token(request: Request) -> str:
-    """The token forms carry: the CSRF cookie signed with the instance secret
-    (signed double submit: a cookie planted by another site cannot be matched)."""
-    cookie = getattr(request.state, "new_csrf_cookie", None) or request.cookies.get(CSRF_COOKIE)
+    """The token forms carry: the CSRF cookie and the login, signed with the
+    instance secret (signed double submit: a cookie planted by another site
+    cannot be matched, nor a pair issued for another login)."""
+    cookie = getattr(request.state, "new_csrf_cookie", None) or request.cookies.get(
+        csrf_cookie_name(request)
+    )
     if not cookie:
         cookie = secrets.token_urlsafe(32)
         request.state.new_csrf_cookie = cookie
-    return _sign(request, "csrf", cookie)
+    return _csrf_for_login(request, cookie)
 
 
 async def check_csrf(request: Request) -> None:
-    """Every unsafe request must carry the token of its CSRF cookie."""
+    """Every unsafe request must carry the token of its CSRF cookie and login."""
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
-    cookie = request.cookies.get(CSRF_COOKIE)
+    cookie = request.cookies.get(csrf_cookie_name(request))
     sent = request.headers.get(CSRF_HEADER)
     if sent is None:
         content_type = request.headers.get("content-type", "")
         if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
             value = (await request.form()).get(CSRF_FIELD)
             sent = value if isinstance(value, str) else None
-    if not cookie or not sent or not hmac.compare_digest(sent, _sign(request, "csrf", cookie)):
+    if not cookie or not sent or not hmac.compare_digest(sent, _csrf_for_login(request, cookie)):
         raise CsrfRefused()
 
 
@@ -368,7 +390,7 @@ def render(
     new_cookie = getattr(request.state, "new_csrf_cookie", None)
     if new_cookie:
         response.set_cookie(
-            CSRF_COOKIE,
+            csrf_cookie_name(request),
             new_cookie,
             path="/",
             httponly=True,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -15,6 +14,7 @@ from wagate.jid import InvalidJidError, is_group, normalize_number, number_of, t
 from wagate.messages import conversations, directory
 from wagate.messages.conversations import HistoryQuery
 from wagate.messages.inbound import media_url
+from wagate.messages.media_response import media_response
 from wagate.messages.models import Chat, Contact, Message, MessageStatus
 from wagate.messages.schemas import (
     ChatList,
@@ -35,13 +35,13 @@ from wagate.messages.schemas import (
     PresenceRequest,
     StatusChangeOut,
 )
-from wagate.schemas import API_PREFIX, Envelope, MessageEnvelope, ok
+from wagate.schemas import API_PREFIX, MAX_OFFSET, Envelope, GivenDateTime, MessageEnvelope, ok
 from wagate.sessions.models import WhatsAppSession
 
 router = APIRouter(prefix=API_PREFIX, tags=["messages"])
 
 Limit = Query(default=50, ge=1, le=500)
-Offset = Query(default=0, ge=0)
+Offset = Query(default=0, ge=0, le=MAX_OFFSET)
 
 
 def history_item(message: Message, base_url: str) -> HistoryItem:
@@ -98,8 +98,8 @@ async def history(
     status: str | None = Query(
         default=None, pattern="^(queued|sent|delivered|read|played|failed|received)$"
     ),
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: GivenDateTime | None = None,
+    until: GivenDateTime | None = None,
 ) -> Envelope[HistoryData]:
     query = HistoryQuery(
         limit=limit,
@@ -160,12 +160,7 @@ async def message_media(
     message, path = await conversations.stored_media(
         db, request.app.state.media_store, session, message_id
     )
-    return FileResponse(
-        path,
-        media_type=message.media_mimetype or "application/octet-stream",
-        filename=message.media_filename,
-        content_disposition_type="inline",
-    )
+    return media_response(path, message.media_mimetype, message.media_filename)
 
 
 def _chat_out(chat: Chat, last: Message | None, base: str) -> ChatOut:

@@ -76,6 +76,31 @@ def ensure_sendable(session: WhatsAppSession) -> None:
         )
 
 
+def _same_request(message: Message, spec: OutgoingSpec) -> bool:
+    """Whether ``spec`` asks for what ``message`` was stored from (endpoint and body)."""
+    stored = (
+        message.type,
+        message.to_jid,
+        message.text,
+        message.caption,
+        message.media_sha256,
+        message.voice_note,
+        message.content,
+        message.quoted_message_id,
+    )
+    asked = (
+        spec.kind,
+        spec.to,
+        spec.text,
+        spec.caption,
+        spec.media.sha256 if spec.media else None,
+        spec.voice_note,
+        content_of(spec),
+        spec.quoted_message_id,
+    )
+    return stored == asked
+
+
 async def enqueue(
     db: AsyncSession,
     session: WhatsAppSession,
@@ -91,6 +116,11 @@ async def enqueue(
     if idempotency_key:
         existing = await messages.by_idempotency_key(session.id, idempotency_key)
         if existing is not None:
+            if not _same_request(existing, spec):
+                raise AppError(
+                    ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                    "This Idempotency-Key was used for a different message; use a new key",
+                )
             return existing, False
     ensure_sendable(session)
     now = utcnow()

@@ -37,11 +37,11 @@ class MediaInput:
     filename: str | None
 
 
-def too_large(kind: str, limit: int) -> AppError:
-    return AppError(
-        ErrorCode.PAYLOAD_TOO_LARGE,
-        f"{kind} is larger than the limit of {limit // (1024 * 1024)} MB",
-    )
+def too_large(kind: str, limit: int, *, base64: bool = False) -> AppError:
+    message = f"{kind} is larger than the limit of {limit / (1024 * 1024):.4g} MB"
+    if base64:
+        message += " for base64 in JSON; send larger files as multipart/form-data or by mediaUrl"
+    return AppError(ErrorCode.PAYLOAD_TOO_LARGE, message)
 
 
 async def from_upload(
@@ -64,9 +64,9 @@ async def from_base64(
     filename: str | None,
     settings: Settings,
 ) -> MediaInput:
-    limit = settings.max_media_bytes(kind)
+    limit = min(settings.max_media_bytes(kind), settings.max_base64_bytes)
     if len(encoded) * 3 // 4 > limit + 3:
-        raise too_large(kind, limit)
+        raise too_large(kind, limit, base64=True)
     if encoded.startswith("data:") and "," in encoded:
         header, encoded = encoded.split(",", 1)
         mimetype = mimetype or header[5:].split(";", 1)[0] or None
@@ -75,7 +75,7 @@ async def from_base64(
     except (binascii.Error, ValueError) as exc:
         raise AppError(ErrorCode.VALIDATION_ERROR, "media: is not valid base64") from exc
     if len(data) > limit:
-        raise too_large(kind, limit)
+        raise too_large(kind, limit, base64=True)
     return MediaInput(await store.save_bytes(data), mimetype, filename)
 
 

@@ -10,7 +10,8 @@ first address (from the right) that is not a trusted proxy is the client.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -50,3 +51,13 @@ def _is_ip(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def server_options(trusted_proxies: Sequence[str]) -> dict[str, Any]:
+    """uvicorn's proxy-header settings: only wagate's ``WAGATE_TRUSTED_PROXIES``
+    decides. uvicorn's default believes ``X-Forwarded-*`` from 127.0.0.1, which
+    would let anyone on this host (or behind an unconfigured proxy) pick their
+    address; with proxies configured, uvicorn also takes their scheme (https)."""
+    if not trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": list(trusted_proxies)}

@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.sandbox_api.models import SandboxPhoneOwner
+from wagate.storage.base import utcnow
 
 
 async def owner_of(db: AsyncSession, number: str) -> uuid.UUID | None:
@@ -20,9 +22,23 @@ async def numbers_of(db: AsyncSession, user_id: uuid.UUID) -> set[str]:
     return set((await db.execute(statement)).scalars().all())
 
 
-async def claim(db: AsyncSession, number: str, user_id: uuid.UUID) -> None:
-    db.add(SandboxPhoneOwner(number=number, user_id=user_id))
-    await db.flush()
+async def claim(db: AsyncSession, number: str, user_id: uuid.UUID) -> uuid.UUID:
+    """Give ``number`` to ``user_id`` unless someone has it; returns its owner.
+
+    An insert that does nothing on conflict waits for a concurrent claim to
+    commit, so parallel claims of one number never fail on the primary key.
+    """
+    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+    await db.execute(
+        insert(SandboxPhoneOwner)
+        .values(number=number, user_id=user_id, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["number"])
+    )
+    owner = await db.scalar(
+        select(SandboxPhoneOwner.user_id).where(SandboxPhoneOwner.number == number)
+    )
+    assert owner is not None
+    return owner
 
 
 async def release(db: AsyncSession, number: str) -> None:

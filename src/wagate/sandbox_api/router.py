@@ -141,8 +141,8 @@ async def phone_reads(
 
 
 @router.get("/media/{sha256}")
-async def media(sha256: str, user: CurrentUser, control: Control) -> Response:
-    data = await service.media(control, sha256)
+async def media(sha256: str, db: DbSession, user: CurrentUser, control: Control) -> Response:
+    data = await service.media(db, control, user, sha256)
     return Response(data, media_type="application/octet-stream")
 
 
@@ -184,5 +184,5 @@ async def fault(
 
 
 @router.get("/status")
-async def status(user: CurrentUser, control: Control) -> Envelope[dict[str, Any]]:
-    return ok(await service.status(control))
+async def status(db: DbSession, user: CurrentUser, control: Control) -> Envelope[dict[str, Any]]:
+    return ok(await service.status(db, control, user))

@@ -14,9 +14,11 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.auth.models import User
+from wagate.engines.sandbox.control import MAX_LIST_LIMIT
 from wagate.engines.sandbox.models import SandboxError
 from wagate.engines.sandbox.ports import SandboxControl
 from wagate.errors import AppError, ErrorCode
+from wagate.jid import InvalidJidError, normalize_number
 from wagate.sandbox_api import repository as owners
 from wagate.sandbox_api.schemas import FaultRequest
 from wagate.sessions import lifecycle
@@ -49,10 +51,10 @@ async def run(awaitable: Awaitable[T]) -> T:
 
 
 def number(raw: str) -> str:
-    digits = raw.strip().lstrip("+").replace(" ", "").replace("-", "")
-    if not digits.isdigit():
-        raise AppError(ErrorCode.VALIDATION_ERROR, "phone: must be a phone number")
-    return digits
+    try:
+        return normalize_number(raw)
+    except InvalidJidError as exc:
+        raise AppError(ErrorCode.VALIDATION_ERROR, f"phone: {exc}") from None
 
 
 async def own_phone(db: AsyncSession, user: User, raw: str) -> str:
@@ -77,8 +79,9 @@ async def create_phone(
 ) -> tuple[dict[str, Any], bool]:
     """Create (or, for its owner, update) a phone. Returns it and whether it is new."""
     phone = number(raw)
-    owner = await owners.owner_of(db, phone)
-    if owner is not None and owner != user.id:
+    # Claimed before the phone is made, in one statement, so of concurrent
+    # creates only one user ever gets the number.
+    if await owners.claim(db, phone, user.id) != user.id:
         raise AppError(ErrorCode.CONFLICT, f"The number {phone} is another user's sandbox phone")
     created = await run(
         control.create_phone(
@@ -90,8 +93,6 @@ async def create_phone(
             business_name=business_name,
         )
     )
-    if owner is None:
-        await owners.claim(db, phone, user.id)
     return created
 
 
@@ -166,9 +167,15 @@ async def read_on_phone(
     return {"phone": phone, "read": await run(control.read_messages(phone, message_ids))}
 
 
-async def media(control: SandboxControl, sha256: str) -> bytes:
-    # Content-addressed: knowing the sha256 is knowing the bytes already.
-    return await run(control.get_media(sha256))
+async def media(db: AsyncSession, control: SandboxControl, user: User, sha256: str) -> bytes:
+    """Media a message of one of the user's phones carries; any other is not found
+    (a hash seen elsewhere, in a log or a webhook, is no key to another's media)."""
+    wanted = sha256.lower()
+    for phone in await owners.numbers_of(db, user.id):
+        messages = await run(control.list_messages(phone, limit=MAX_LIST_LIMIT))
+        if any(m.get("sha256") == wanted for m in messages):
+            return await run(control.get_media(wanted))
+    raise AppError(ErrorCode.NOT_FOUND, "No such media on your sandbox phones")
 
 
 async def create_group(
@@ -267,5 +274,19 @@ async def _own_session(db: AsyncSession, user: User, raw: str) -> uuid.UUID:
     return (await lifecycle.find(db, user, parsed)).id
 
 
-async def status(control: SandboxControl) -> dict[str, Any]:
-    return await run(control.status())
+async def status(db: AsyncSession, control: SandboxControl, user: User) -> dict[str, Any]:
+    """The whole network's counts for administrators; a user's own for anyone else."""
+    network = await run(control.status())
+    if user.is_admin:
+        return network
+    phones = await owners.numbers_of(db, user.id)
+    sessions = {str(s.id) for s in await sessions_service.list_owned(db, user)}
+    linked = [s for s in await run(control.list_sessions()) if s["sessionId"] in sessions]
+    return {
+        "networkUp": network["networkUp"],
+        "latencyMs": network["latencyMs"],
+        "phones": len(phones),
+        "linkedSessions": sum(1 for s in linked if s["phone"]),
+        "connectedSessions": sum(1 for s in linked if s["state"] == "connected"),
+        "rateLimited": {k: v for k, v in network["rateLimited"].items() if k in sessions},
+    }

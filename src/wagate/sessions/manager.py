@@ -76,6 +76,10 @@ def _engine_may_move(session: WhatsAppSession) -> bool:
     return session.session_state is not SessionState.STOPPED
 
 
+# Engine events that settle where a session stands.
+_LIFECYCLE_EVENTS = (ConnectedEvent, DisconnectedEvent, LoggedOutEvent, FailedEvent)
+
+
 class SessionManager:
     def __init__(self, database: Database, settings: Settings, signal: OutboxSignal) -> None:
         self.database = database
@@ -93,6 +97,10 @@ class SessionManager:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._keepalive: asyncio.Task[None] | None = None
         self._closing = False
+        # Sessions this process saw connect (a stop records them as down), and
+        # those resumed at start-up that the engine has not confirmed yet.
+        self._connected_here: set[uuid.UUID] = set()
+        self._resuming: set[uuid.UUID] = set()
 
     # -- wiring -------------------------------------------------------------
 
@@ -119,6 +127,8 @@ class SessionManager:
         """Open the engines and resume every session that was linked."""
         for engine in self.engines.values():
             await engine.open()
+        # Still "connected" only if the last process died without saying so.
+        await self._record_shutdown(None)
         async with self.database.transaction() as db:
             repository = SessionRepository(db)
             to_resume = [(s.id, s.engine) for s in await repository.to_resume()]
@@ -135,6 +145,7 @@ class SessionManager:
                 )
         for session_id, engine_name in to_resume:
             if engine_name in self.engines:
+                self._resuming.add(session_id)
                 self._spawn(self.connect(session_id, engine_name))
             else:
                 logger.warning("session %s needs the disabled engine %s", session_id, engine_name)
@@ -148,6 +159,10 @@ class SessionManager:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            await self._record_shutdown(self._connected_here)
+        except Exception:
+            logger.exception("could not record the sessions' shut-down")
         for engine in self.engines.values():
             try:
                 await engine.close()
@@ -238,10 +253,19 @@ class SessionManager:
             return
         if session_id in self._quiet and isinstance(event, DisconnectedEvent | LoggedOutEvent):
             return
+        if isinstance(event, ConnectedEvent):
+            # Noted before it is stored, so a stop that follows at once knows it.
+            self._connected_here.add(session_id)
         async with self._locks[session_id]:
+            if self._closing:
+                return  # the stop recorded this session's state while we waited
             session = await self._apply_with_retries(session_id, event)
         if session is None or session.session_state is SessionState.STOPPED:
             return
+        if isinstance(event, _LIFECYCLE_EVENTS):
+            self._resuming.discard(session_id)
+            if not isinstance(event, ConnectedEvent):
+                self._connected_here.discard(session_id)
         if isinstance(event, ConnectedEvent):
             self._attempts.pop(session_id, None)
             self._cancel_reconnect(session_id)
@@ -355,6 +379,9 @@ class SessionManager:
             task.cancel()
 
     def reconnect_pending(self, session_id: uuid.UUID) -> bool:
+        """A reconnect is scheduled, or the session is being resumed after a start."""
+        if session_id in self._resuming:
+            return True
         task = self._reconnects.get(session_id)
         return task is not None and not task.done()
 
@@ -383,6 +410,32 @@ class SessionManager:
 
     # -- helpers ------------------------------------------------------------
 
+    async def _record_shutdown(self, only: set[uuid.UUID] | None) -> None:
+        """Sessions stored as connected that are not any more: at a stop, those this
+        process drove (``only``); at a start, any left by a process that died."""
+        if only is not None and not only:
+            return
+        async with contextlib.AsyncExitStack() as held:
+            # Events being stored for these sessions finish first (none start:
+            # the manager is closing), so none lands after the shutdown.
+            for session_id in sorted(only or ()):
+                await held.enter_async_context(self._locks[session_id])
+            await self._store_shutdown(only)
+        if only is not None:
+            only.clear()
+
+    async def _store_shutdown(self, only: set[uuid.UUID] | None) -> None:
+        async with self.database.transaction() as db:
+            for session in await SessionRepository(db).connected(only):
+                await service.transition(
+                    db,
+                    session,
+                    SessionState.DISCONNECTED,
+                    reason=DisconnectReason.SHUTDOWN,
+                    detail="The gateway stopped",
+                    signal=self.signal,
+                )
+
     async def _record(
         self,
         session_id: uuid.UUID,
@@ -390,6 +443,7 @@ class SessionManager:
         detail: str | None,
         reason: str | None = None,
     ) -> None:
+        self._resuming.discard(session_id)
         async with self._locks[session_id], self.database.transaction() as db:
             session = await SessionRepository(db).get_by_id(session_id)
             if session is not None and (

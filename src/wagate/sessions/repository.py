@@ -48,6 +48,13 @@ class SessionRepository(RepositoryBase[WhatsAppSession]):
         """Unscoped: for the session manager, which acts for the engine, not for a user."""
         return await self.session.get(WhatsAppSession, session_id)
 
+    async def connected(self, among: set[uuid.UUID] | None = None) -> list[WhatsAppSession]:
+        """Sessions stored as connected (of ``among``, when given)."""
+        statement = self.base_statement().where(WhatsAppSession.state == SessionState.CONNECTED)
+        if among is not None:
+            statement = statement.where(WhatsAppSession.id.in_(among))
+        return list(await self.get_all(statement))
+
     async def to_resume(self) -> list[WhatsAppSession]:
         """Sessions with a linked device that were not ended by a person or a ban."""
         statement = self.base_statement().where(

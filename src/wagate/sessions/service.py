@@ -17,6 +17,7 @@ from wagate.analytics import service as analytics
 from wagate.auth import service as auth_service
 from wagate.auth import tokens
 from wagate.auth.models import User
+from wagate.auth.repository import UserRepository
 from wagate.errors import AppError, ErrorCode, not_found
 from wagate.events.service import OutboxSignal, record_event
 from wagate.sessions.models import SessionState, SessionTransition, WhatsAppSession
@@ -50,6 +51,9 @@ async def create_session(
     ip_address: str | None = None,
 ) -> CreatedSession:
     sessions = SessionRepository(db)
+    if not user.is_admin:
+        # The count and the insert are one step: concurrent creates wait here.
+        await UserRepository(db).lock(user.id)
     if not user.is_admin and await sessions.count_for(user.id) >= free_plan_sessions:
         raise AppError(
             ErrorCode.SESSION_LIMIT_REACHED,
@@ -281,6 +285,7 @@ async def session_for_api_key(
         session = await sessions.get_by_key_hash(tokens.hash_key(raw_key))
         if session is None:
             raise AppError(ErrorCode.INVALID_API_KEY, "Invalid or inactive API key")
+        await auth_service.active_owner(db, session.user_id)
         if session_id and session_id != str(session.id):
             raise AppError(ErrorCode.FORBIDDEN, "This API key belongs to another session")
         return session

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from wagate.config import Settings
+from wagate.private_files import ensure_private_file
 
 AfterCommit = Callable[[], Awaitable[None] | None]
 _AFTER_COMMIT = "wagate_after_commit"
@@ -42,7 +43,7 @@ def create_engine(url: str, *, schema: str | None = None, echo: bool = False) ->
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            ensure_private_file(Path(database))
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

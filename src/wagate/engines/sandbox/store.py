@@ -19,17 +19,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from wagate.private_files import make_private_dir, write_private
+
 logger = logging.getLogger("wagate.sandbox.store")
 
 
 def write_atomic(path: Path, text: str) -> None:
     """Readers see the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
+    write_private(temporary, text.encode("utf-8"), sync=True)
     os.replace(temporary, path)
 
 
@@ -123,8 +122,8 @@ class StateStore:
 
 
 def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     # A name of its own: two sends of the same bytes may write at once.
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    temporary.write_bytes(data)
+    write_private(temporary, data)
     os.replace(temporary, path)
