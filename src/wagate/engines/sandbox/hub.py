@@ -15,7 +15,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from wagate.engines.base import EngineEvent, EventSink
+from wagate.engines.base import EngineEvent, EventSink, NetworkError
 from wagate.engines.sandbox.state import NetworkState
 
 logger = logging.getLogger("wagate.sandbox.hub")
@@ -105,8 +105,15 @@ class DeviceConnection:
             self._in_sink = True
             try:
                 await self.sink(event)
-            except Exception:
-                logger.warning("device %s stopped taking events", self.session_id, exc_info=True)
+            except Exception as exc:
+                # A remote device gone mid-event is ordinary (its gateway died or
+                # reconnected); anything else deserves its traceback.
+                logger.warning(
+                    "device %s stopped taking events: %s",
+                    self.session_id,
+                    exc,
+                    exc_info=not isinstance(exc, NetworkError),
+                )
                 self._held = event
                 self._open = False
                 self._on_broken(self)
