@@ -44,6 +44,7 @@ ROUNDS = int(os.environ.get("WAGATE_CRASH_LOOP_ROUNDS", "3"))
 # Up between kills: long enough to start, take work and be killed mid-flight.
 UP_SECONDS = (1.5, 3.5)
 GATEWAY_PHONE, WRITER, RECIPIENT = "15553330001", "15553330002", "15553330003"
+INBOUND_STALL_SECONDS = 30
 _RANK = {"queued": 0, "sent": 2, "delivered": 3, "read": 4, "played": 5}
 
 
@@ -179,8 +180,9 @@ async def _write_in_steadily(control: RemoteControl, ledger: Ledger, stop: async
 
 
 # Each round is a kill and a start (several seconds on a loaded machine), then
-# the checker waits up to a minute and a half for the last deliveries.
-@pytest.mark.timeout(150 + 30 * ROUNDS)
+# the checker waits for the last deliveries (every inbound message written while
+# the gateway was down is stored afterwards, so the backlog grows with the rounds).
+@pytest.mark.timeout(180 + 45 * ROUNDS)
 async def test_crash_loop_keeps_every_invariant(
     gateway_process: Callable[..., Any], sandbox_process: Any, tmp_path: Path
 ) -> None:
@@ -229,10 +231,6 @@ async def test_crash_loop_keeps_every_invariant(
     async def every_send_arrived() -> bool:
         return set(ledger.accepted) <= set(await phone_texts())
 
-    async def every_inbound_delivered() -> bool:
-        texts = {b.get("text") for b in receiver.bodies if b["event"] == "message.received"}
-        return set(ledger.written_in) <= texts
-
     try:
         await _eventually(every_send_arrived, "every accepted send to reach its phone", 60)
     except AssertionError:
@@ -240,8 +238,23 @@ async def test_crash_loop_keeps_every_invariant(
         raise AssertionError(
             f"accepted sends that never reached the phone: {missing[:10]}"
         ) from None
-    with contextlib.suppress(AssertionError):
-        await _eventually(every_inbound_delivered, "every inbound message at the receiver", 10)
+
+    # The gateway stores what it was owed at its own pace (a long soak on a busy
+    # machine leaves it a backlog of hundreds): fail when it stops making progress.
+    def inbound_texts() -> set[str]:
+        return {b["text"] for b in receiver.bodies if b["event"] == "message.received"}
+
+    progress, stalled_since = len(inbound_texts()), time.monotonic()
+    while not set(ledger.written_in) <= inbound_texts():
+        if len(inbound_texts()) > progress:
+            progress, stalled_since = len(inbound_texts()), time.monotonic()
+        elif time.monotonic() - stalled_since > INBOUND_STALL_SECONDS:
+            lost = [t for t in ledger.written_in if t not in inbound_texts()]
+            raise AssertionError(
+                f"{len(lost)} of {len(ledger.written_in)} inbound messages never reached the "
+                f"receiver (nothing new for {INBOUND_STALL_SECONDS} s): {lost[:10]}"
+            )
+        await asyncio.sleep(0.2)
 
     arrived = Counter(await phone_texts())
     twice = [t for t, n in arrived.items() if n > 1]
@@ -279,14 +292,3 @@ async def test_crash_loop_keeps_every_invariant(
         assert final.get(message_id) in ("sent", "delivered", "read"), (text, final.get(message_id))
     await network.close()
     await receiver.stop()
-
-    # Last, as it is the one invariant known not to hold: a message a phone sends
-    # while the gateway is down, or that is on the socket when it is killed, is
-    # lost between the sandbox network and the gateway (the sandbox takes an
-    # event as delivered once it is written to the socket; nothing acknowledges
-    # it after the gateway stored it). Reported with issue 17: until it is
-    # fixed, a loss shows as an expected failure that names what was lost.
-    got = {b.get("text") for b in receiver.bodies if b["event"] == "message.received"}
-    lost = [t for t in ledger.written_in if t not in got]
-    if lost:
-        pytest.xfail(f"{len(lost)} of {len(ledger.written_in)} inbound messages lost: {lost[:5]}")

@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from wagate.engines.base import MessageEvent
 from wagate.events.models import OutboxEvent
 
 pytestmark = pytest.mark.both_databases
@@ -266,3 +267,34 @@ async def test_check_numbers_in_bulk(
         {"number": known, "jid": f"{known}@s.whatsapp.net", "onWhatsApp": True},
         {"number": "19998887777", "jid": None, "onWhatsApp": False},
     ]
+
+
+async def test_a_message_delivered_again_is_stored_and_announced_once(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    user: Any,
+    linked: Any,
+    session_tools: Any,
+    wait_until: Any,
+) -> None:
+    """At-least-once from the network (an acknowledgement lost to a crash means the
+    event comes again, under its message id) is exactly-once in the gateway."""
+    customer = await session_tools.phone(user.headers)
+    first = await phone_sends(client, user.headers, customer, {"to": linked.phone, "text": "one"})
+
+    async def received(count: int) -> bool:
+        return len(await received_events(app, linked.session_id)) >= count
+
+    await wait_until(lambda: received(1), what="the first message")
+    network = app.state.session_manager.engines["sandbox"].network
+    stored = network.state.find_message(linked.phone, first)
+    again = MessageEvent(linked.session_id, stored.as_incoming(from_me=False))
+    network.hub.deliver(linked.session_id, again)  # as a requeued, unacknowledged event
+    second = await phone_sends(client, user.headers, customer, {"to": linked.phone, "text": "two"})
+    await wait_until(lambda: received(2), what="the message after the repeat")
+
+    events = await received_events(app, linked.session_id)
+    assert [e["messageId"] for e in events] == [first, second]
+    key = {"x-api-key": linked.api_key}
+    history = (await client.get("/api/v1/messages/history?direction=in", headers=key)).json()
+    assert sorted(m["message_id"] for m in history["data"]["messages"]) == sorted([first, second])

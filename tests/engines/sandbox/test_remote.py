@@ -16,6 +16,7 @@ from wagate.engines.base import (
     ConnectedEvent,
     DisconnectedEvent,
     DisconnectReason,
+    EngineEvent,
     InvalidRecipientError,
     MessageEvent,
     NetworkError,
@@ -24,7 +25,9 @@ from wagate.engines.base import (
     ReceiptEvent,
 )
 from wagate.engines.sandbox.models import SandboxError
-from wagate.engines.sandbox.testing import EngineHarness
+from wagate.engines.sandbox.remote import RemoteNetwork
+from wagate.engines.sandbox.remote_control import RemoteControl
+from wagate.engines.sandbox.testing import EngineHarness, EventRecorder
 
 ALICE, BOB = "15550001111", "15550002222"
 READY = "sandbox listening on "
@@ -190,3 +193,83 @@ async def test_a_logout_the_sandbox_missed_is_told_when_it_is_back(
     await gateway.engine.start_session("s1")
     assert (await gateway.events.next(QrCodeEvent, lambda e: e.session_id == "s1")).code
     assert (await gateway.control.get_phone(ALICE))["linkedSessions"] == []
+
+
+async def _a_gateway_that_dies_before_storing(url: str, cache: Path) -> tuple[RemoteNetwork, str]:
+    """Connect s1, take BOB's messages one, two, three off the socket and store
+    none of them (its sink never returns), then close as a killed process would:
+    no acknowledgement ever sent. Returns the network and the first message's id."""
+    taken = asyncio.Event()
+    first: list[str] = []
+
+    async def never_stores(event: EngineEvent) -> None:
+        if isinstance(event, MessageEvent):
+            first.append(event.message.message_id)
+            taken.set()
+            await asyncio.Event().wait()
+
+    network = RemoteNetwork(url, cache)
+    await network.open()
+    await network.connect("s1", never_stores, resume=True)
+    control = RemoteControl(network)
+    for text in ("one", "two", "three"):
+        await control.send_message(BOB, {"to": ALICE, "text": text})
+    await asyncio.wait_for(taken.wait(), 5)
+    return network, first[0]
+
+
+async def _texts_on_connecting(url: str, cache: Path, count: int) -> list[MessageEvent]:
+    events = EventRecorder()
+    network = RemoteNetwork(url, cache)
+    await network.open()
+    try:
+        await network.connect("s1", events, resume=True)
+        await events.next(ConnectedEvent)
+        return [await events.next(MessageEvent) for _ in range(count)]
+    finally:
+        await network.close()
+
+
+async def test_events_a_gateway_never_acknowledged_come_again_in_order(
+    remote_gateway: EngineHarness, sandbox_process: SandboxProcess, tmp_path: Path
+) -> None:
+    await remote_gateway.link("s1", ALICE)
+    await remote_gateway.control.create_phone(BOB)
+    await remote_gateway.engine.close()
+
+    dying, first_id = await _a_gateway_that_dies_before_storing(
+        sandbox_process.url, tmp_path / "dying.json"
+    )
+    await dying.close()
+
+    again = await _texts_on_connecting(sandbox_process.url, tmp_path / "again.json", 3)
+    assert [e.message.text for e in again] == ["one", "two", "three"]
+    assert (
+        again[0].message.message_id == first_id
+    )  # the same message, for the gateway to de-duplicate
+
+    # Acknowledged now: the next connection gets only what is new.
+    later = RemoteNetwork(sandbox_process.url, tmp_path / "later.json")
+    await later.open()
+    await RemoteControl(later).send_message(BOB, {"to": ALICE, "text": "four"})
+    await later.close()
+    [next_one] = await _texts_on_connecting(sandbox_process.url, tmp_path / "later.json", 1)
+    assert next_one.message.text == "four"
+
+
+async def test_unacknowledged_events_survive_a_restart_of_the_sandbox(
+    remote_gateway: EngineHarness, sandbox_process: SandboxProcess, tmp_path: Path
+) -> None:
+    await remote_gateway.link("s1", ALICE)
+    await remote_gateway.control.create_phone(BOB)
+    await remote_gateway.engine.close()
+
+    dying, _ = await _a_gateway_that_dies_before_storing(
+        sandbox_process.url, tmp_path / "dying.json"
+    )
+    await sandbox_process.stop()  # SIGTERM with one event in flight and two queued
+    await dying.close()
+    await sandbox_process.start()
+
+    again = await _texts_on_connecting(sandbox_process.url, tmp_path / "again.json", 3)
+    assert [e.message.text for e in again] == ["one", "two", "three"]

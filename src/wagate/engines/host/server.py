@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 from collections.abc import Callable
 from http import HTTPStatus
@@ -57,8 +56,7 @@ class EngineServer:
         self.engine: Engine = create_engine(engine_name, context)
         self._peer: ServerConnection | None = None
         self._peer_changed = asyncio.Event()
-        self._event_ids = itertools.count(1)
-        self._answers: dict[int, asyncio.Future[Any]] = {}
+        self._acks = protocol.EventAcknowledgements()
         self._send_lock = asyncio.Lock()
 
     async def handle(self, socket: ServerConnection) -> None:
@@ -69,11 +67,7 @@ class EngineServer:
         requests: set[asyncio.Task[None]] = set()
         try:
             async for raw in socket:
-                frame = protocol.parse_frame(raw)
-                if "op" not in frame:  # the gateway's answer to an event
-                    answer = self._answers.get(frame.get("id", -1))
-                    if answer is not None and not answer.done():
-                        answer.set_result(None)
+                if self._acks.take(protocol.parse_frame(raw)):
                     continue
                 task = asyncio.create_task(self._answer(socket, raw))
                 requests.add(task)
@@ -110,22 +104,7 @@ class EngineServer:
 
     async def _emit(self, event: EngineEvent) -> None:
         """The engine's event sink: delivered once the gateway has handled it."""
-        event_id = next(self._event_ids)
-        answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._answers[event_id] = answer
-        try:
-            while True:
-                socket = await self._current_peer()
-                try:
-                    async with self._send_lock:
-                        await socket.send(protocol.event_frame(event, event_id))
-                    await self._until_closed_or(answer, socket)
-                except ConnectionClosed:
-                    pass
-                if answer.done():
-                    return
-        finally:
-            self._answers.pop(event_id, None)
+        await self._acks.deliver(event, self._current_peer, self._send_lock)
 
     async def _current_peer(self) -> ServerConnection:
         async with asyncio.timeout(PEER_WAIT_SECONDS):
@@ -133,14 +112,6 @@ class EngineServer:
                 self._peer_changed.clear()
                 await self._peer_changed.wait()
         return self._peer
-
-    @staticmethod
-    async def _until_closed_or(answer: asyncio.Future[Any], socket: ServerConnection) -> None:
-        closed = asyncio.ensure_future(socket.wait_closed())
-        try:
-            await asyncio.wait({answer, closed}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            closed.cancel()
 
 
 async def serve(

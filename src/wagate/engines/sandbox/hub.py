@@ -1,9 +1,11 @@
 """Live device connections, and the road every event takes to a device.
 
 Each connection has its own queue and one task that hands events to the
-device's sink in order, after the network's latency. Events for a linked
-session that is not connected wait in its inbox, as WhatsApp keeps them for
-an offline device.
+device's sink in order, after the network's latency. An event is handed over
+once the sink returns (a remote device's sink returns once its engine
+acknowledged the event); one the sink failed to take, and those queued behind
+it, go back to the front of the inbox. Events for a linked session that is not
+connected wait in its inbox, as WhatsApp keeps them for an offline device.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from wagate.engines.base import EngineEvent, EventSink
+from wagate.engines.base import EngineEvent, EventSink, NetworkError
 from wagate.engines.sandbox.state import NetworkState
 
 logger = logging.getLogger("wagate.sandbox.hub")
 
+CLOSE_WAIT_SECONDS = 5.0
 _Item = tuple[float, EngineEvent] | None  # None ends the pump
 
 
@@ -41,6 +44,8 @@ class DeviceConnection:
         self._open = True
         self._in_sink = False
         self._held: EngineEvent | None = None  # taken from the queue, not yet handed over
+        self.aborted = False
+        self.keeps_undelivered = True
         self._task = asyncio.create_task(self._pump(), name=f"sandbox-device-{session_id}")
 
     @property
@@ -59,10 +64,13 @@ class DeviceConnection:
             self._queue.put_nowait(None)
         self._open = False
 
-    async def abort(self) -> list[EngineEvent]:
-        """Stop now and give back what was not handed over."""
+    async def abort(self, *, keep_undelivered: bool = True) -> list[EngineEvent]:
+        """Stop now and give back what was not handed over. An event in the sink is
+        the sink's to settle: if it fails, ``on_broken`` hears of it after this."""
         self._open = False
-        undelivered = [self._held] if self._held is not None else []
+        self.aborted = True
+        self.keeps_undelivered = keep_undelivered
+        undelivered, self._held = [self._held] if self._held is not None else [], None
         while not self._queue.empty():
             item = self._queue.get_nowait()
             if item is not None:
@@ -74,6 +82,14 @@ class DeviceConnection:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         return undelivered
+
+    @property
+    def pump(self) -> asyncio.Task[None]:
+        return self._task
+
+    def take_held(self) -> list[EngineEvent]:
+        held, self._held = self._held, None
+        return [] if held is None else [held]
 
     async def _pump(self) -> None:
         while True:
@@ -89,8 +105,15 @@ class DeviceConnection:
             self._in_sink = True
             try:
                 await self.sink(event)
-            except Exception:
-                logger.warning("device %s stopped taking events", self.session_id, exc_info=True)
+            except Exception as exc:
+                # A remote device gone mid-event is ordinary (its gateway died or
+                # reconnected); anything else deserves its traceback.
+                logger.warning(
+                    "device %s stopped taking events: %s",
+                    self.session_id,
+                    exc,
+                    exc_info=not isinstance(exc, NetworkError),
+                )
                 self._held = event
                 self._open = False
                 self._on_broken(self)
@@ -166,20 +189,32 @@ class ConnectionHub:
         if connection is None or (only_sink is not None and connection.sink != only_sink):
             return
         del self._connections[session_id]
-        undelivered = await connection.abort()
-        if keep_undelivered and session_id in self._state.links and undelivered:
+        undelivered = await connection.abort(keep_undelivered=keep_undelivered)
+        if keep_undelivered:
+            self._requeue(session_id, undelivered)
+        if not connection.pump.done():  # an event is still in its sink
+            self._cleanups.add(connection.pump)
+            connection.pump.add_done_callback(self._cleanups.discard)
+
+    def _requeue(self, session_id: str, undelivered: list[EngineEvent]) -> None:
+        if session_id in self._state.links and undelivered:
             self._state.requeue_first(session_id, undelivered)
             self._on_change()
 
     async def close_all(self) -> None:
         for session_id in list(self._connections):
             await self.close_quietly(session_id)
-        for task in list(self._cleanups):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # Pumps settle the event in their sink (a remote one fails at once, its
+        # socket being closed), so it is back in the inbox before the state is saved.
+        if self._cleanups:
+            await asyncio.wait(set(self._cleanups), timeout=CLOSE_WAIT_SECONDS)
 
     def _broken(self, connection: DeviceConnection) -> None:
         if self._connections.get(connection.session_id) is not connection:
+            if connection.aborted and connection.keeps_undelivered:
+                # Closed while this event was in the sink: what was queued behind
+                # it is back in the inbox already, so it goes in front of those.
+                self._requeue(connection.session_id, connection.take_held())
             return
         task = asyncio.create_task(
             self.close_quietly(connection.session_id, only_sink=connection.sink)

@@ -6,9 +6,11 @@ The remote sandbox (``wagate sandbox serve``) and the engine host
 - request  ``{"id": 7, "op": "send", "args": {...}}`` (control operations are
   ``"control.<method>"``)
 - answer   ``{"id": 7, "result": ...}`` or ``{"id": 7, "error": {...}}``
-- event    ``{"event": {...}}``, pushed for the sessions this socket connected;
-  with an ``"id"``, the receiver answers it once the event is handled (the
-  engine host waits for that, as an engine waits for its event sink)
+- event    ``{"event": {...}, "id": 3}``, pushed for the sessions this socket
+  connected; the receiver answers the id (``{"id": 3, "result": null}``) once
+  the event is handled, and the sender counts it delivered only then
+  (:class:`EventAcknowledgements`, used by the engine host and the remote
+  sandbox alike, as an in-process engine waits for its event sink)
 
 Values go through :mod:`codec`, so dataclasses, bytes (base64) and datetimes
 arrive as they left. Errors carry their class name and are rebuilt only from
@@ -17,10 +19,15 @@ the engine errors and :class:`SandboxError`.
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from websockets.asyncio.connection import Connection
+from websockets.exceptions import ConnectionClosed
 
 from wagate.engines.base import (
     EngineError,
@@ -78,6 +85,58 @@ _ENGINE_ERRORS: dict[str, type[EngineError]] = {
 
 class ProtocolError(ValueError):
     """A frame that does not follow the protocol."""
+
+
+class EventAcknowledgements:
+    """The sending side of events: each goes out with an id and counts as delivered
+    only once the peer answered that id, which it does after handling the event."""
+
+    def __init__(self) -> None:
+        self._event_ids = itertools.count(1)
+        self._answers: dict[int, asyncio.Future[None]] = {}
+
+    def take(self, frame: dict[str, Any]) -> bool:
+        """Whether ``frame`` is the peer's answer to an event (then it is taken)."""
+        if "op" in frame:
+            return False
+        answer = self._answers.get(frame.get("id", -1))
+        if answer is not None and not answer.done():
+            answer.set_result(None)
+        return True
+
+    async def deliver(
+        self,
+        event: EngineEvent,
+        next_socket: Callable[[], Awaitable[Connection]],
+        send_lock: asyncio.Lock,
+    ) -> None:
+        """Send ``event`` on the socket ``next_socket`` gives until a peer answers it; a
+        socket closed first means another try, under the same id, on the next one.
+        Raises what ``next_socket`` raises when there is none."""
+        event_id = next(self._event_ids)
+        answer: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._answers[event_id] = answer
+        try:
+            while True:
+                socket = await next_socket()
+                try:
+                    async with send_lock:
+                        await socket.send(event_frame(event, event_id))
+                    await _until_closed_or(answer, socket)
+                except ConnectionClosed:
+                    pass
+                if answer.done():
+                    return
+        finally:
+            self._answers.pop(event_id, None)
+
+
+async def _until_closed_or(answer: asyncio.Future[None], socket: Connection) -> None:
+    closed = asyncio.ensure_future(socket.wait_closed())
+    try:
+        await asyncio.wait({answer, closed}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        closed.cancel()
 
 
 def request_frame(request_id: int, op: str, args: dict[str, Any]) -> str:

@@ -2,7 +2,10 @@
 
 One WebSocket carries requests, answers and pushed events. When it drops,
 every session connected through it hears ``DisconnectedEvent(network)`` and
-calls fail with :class:`NetworkError`; the next call dials again.
+calls fail with :class:`NetworkError`; the next call dials again. Each event
+is acknowledged only once its sink (the gateway's session manager, which
+stores it) returned, so the sandbox gives what a dead gateway never stored to
+the next connection, in order.
 
 The sandbox is the authority on which sessions are linked; each time we dial
 we learn its list, and keep a copy in a small file beside the gateway's data,

@@ -18,9 +18,10 @@ from typing import Any
 from websockets.asyncio.server import ServerConnection
 from websockets.asyncio.server import serve as serve_websocket
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from wagate.config import Settings
-from wagate.engines.base import EngineEvent
+from wagate.engines.base import EngineEvent, NetworkError
 from wagate.engines.sandbox import protocol
 from wagate.engines.sandbox.control import LocalControl
 from wagate.engines.sandbox.network import DEFAULT_MAX_MESSAGES_PER_PHONE, SandboxNetwork
@@ -29,8 +30,18 @@ from wagate.engines.sandbox.ports import CONTROL_OPERATIONS
 logger = logging.getLogger("wagate.sandbox.server")
 
 
+class EventNotAcknowledged(NetworkError):
+    """The socket closed before the engine said it had handled the event."""
+
+
 class _Peer:
-    """One engine on one socket: its requests, and the events of the sessions it connected."""
+    """One engine on one socket: its requests, and the events of the sessions it connected.
+
+    An event counts as handed over only once the engine acknowledged it (after its
+    gateway stored it). Until then the device's connection holds it, and when the
+    socket drops first it goes back to the front of the device's inbox, so the next
+    connection gets it again, in order: at least once, under the same message id.
+    """
 
     def __init__(
         self, socket: ServerConnection, network: SandboxNetwork, control: LocalControl
@@ -39,12 +50,19 @@ class _Peer:
         self._network = network
         self._control = control
         self._send_lock = asyncio.Lock()
+        self._acks = protocol.EventAcknowledgements()
         self._sessions: set[str] = set()
         self._requests: set[asyncio.Task[None]] = set()
 
     async def push(self, event: EngineEvent) -> None:
-        """The sink of every session this peer connected."""
-        await self._send(protocol.event_frame(event))
+        """The sink of every session this peer connected: returns once acknowledged."""
+        await self._acks.deliver(event, self._socket_while_open, self._send_lock)
+
+    async def _socket_while_open(self) -> ServerConnection:
+        # Only this socket: a device that dials again is another peer.
+        if self._socket.state is not State.OPEN:
+            raise EventNotAcknowledged("the engine's connection closed before it took the event")
+        return self._socket
 
     async def _send(self, frame: str) -> None:
         async with self._send_lock:
@@ -53,6 +71,9 @@ class _Peer:
     async def serve(self) -> None:
         try:
             async for raw in self._socket:
+                with contextlib.suppress(protocol.ProtocolError):
+                    if self._acks.take(protocol.parse_frame(raw)):
+                        continue
                 # Each request runs on its own, so a slow one never holds up the rest.
                 task = asyncio.create_task(self._answer(raw))
                 self._requests.add(task)

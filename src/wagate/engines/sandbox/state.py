@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 from wagate.engines.base import EngineEvent, GroupUpdateEvent, MessageEvent, ReceiptEvent
 from wagate.engines.sandbox import codec
 from wagate.engines.sandbox.models import Group, Phone, StoredMessage
+
+logger = logging.getLogger("wagate.sandbox.state")
 
 STATE_VERSION = 1
 # Only what a device would find waiting for it waits in an inbox; link and
@@ -56,16 +59,26 @@ class NetworkState:
     def queue_for_later(self, session_id: str, events: list[EngineEvent]) -> None:
         inbox = self.inboxes.setdefault(session_id, [])
         inbox.extend(event for event in events if isinstance(event, QUEUEABLE_EVENTS))
-        # A device away for long misses the oldest, as on WhatsApp.
-        overflow = len(inbox) - self.max_messages_per_phone
-        if overflow > 0:
-            del inbox[:overflow]
+        self._bound(session_id, inbox)
 
     def requeue_first(self, session_id: str, events: list[EngineEvent]) -> None:
         """Put events a dropped connection never delivered back in front of the inbox."""
         undelivered = [event for event in events if isinstance(event, QUEUEABLE_EVENTS)]
         if undelivered:
-            self.inboxes[session_id] = undelivered + self.inboxes.get(session_id, [])
+            inbox = self.inboxes[session_id] = undelivered + self.inboxes.get(session_id, [])
+            self._bound(session_id, inbox)
+
+    def _bound(self, session_id: str, inbox: list[EngineEvent]) -> None:
+        # A device away for long misses the oldest, as on WhatsApp: an inbox holds
+        # at most as many events as a phone keeps messages.
+        overflow = len(inbox) - self.max_messages_per_phone
+        if overflow > 0:
+            del inbox[:overflow]
+            logger.warning(
+                "session %s was away too long: its %d oldest undelivered events were dropped",
+                session_id,
+                overflow,
+            )
 
     def forget_session(self, session_id: str) -> None:
         self.links.pop(session_id, None)
