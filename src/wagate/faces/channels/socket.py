@@ -59,6 +59,8 @@ class ChannelSocket:
         self.server = socketio.AsyncServer(
             async_mode="asgi",
             cors_allowed_origins=self._origin_allowed,
+            ping_interval=settings.socketio_ping_interval,
+            ping_timeout=settings.socketio_ping_timeout,
             logger=False,
             engineio_logger=False,
         )
