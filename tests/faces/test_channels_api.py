@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from tests.faces.channels_tools import PREFIX, Channels, channel_error
 from tests.live.test_events_stream import SLOW_QR
+from tests.messages.test_send_limits import media_server  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.both_databases
 
@@ -226,3 +227,87 @@ class TestRateLimit:
         limited = await client.get(PREFIX, headers=user.headers)
         assert channel_error(limited, 429)["error"] == "RATE_LIMIT_EXCEEDED"
         assert int(limited.headers["retry-after"]) >= 1
+
+
+async def test_media_by_url_goes_through_the_ssrf_guard(
+    client: httpx.AsyncClient,
+    user: Any,
+    session_tools: Any,
+    media_server: str,  # noqa: F811  (the fixture imported above)
+) -> None:
+    linked = await session_tools.link(user.headers)
+    customer = await session_tools.phone(user.headers)
+    sent = await client.post(
+        f"{PREFIX}/{linked.session_id}/send-media",
+        json={
+            "to": f"{customer}@s.whatsapp.net",
+            "mediaType": "image",
+            "mediaUrl": f"{media_server}/logo.png",
+            "caption": "Check out this image!",
+        },
+        headers=user.headers,
+    )
+    assert sent.status_code == 200, sent.text
+    body = sent.json()
+    assert body["ok"] is True and body["message"] == "Message sent"
+    assert body["payload"] == {
+        "messageId": body["payload"]["messageId"],
+        "to": f"{customer}@s.whatsapp.net",
+        "type": "image",
+        "status": "sent",
+    }
+    inbox = await client.get(f"/sandbox/v1/phones/{customer}/messages", headers=user.headers)
+    [received] = inbox.json()["data"]["messages"]
+    assert received["type"] == "image" and received["caption"] == "Check out this image!"
+
+    # A redirect to the cloud metadata address is refused even with private URLs allowed.
+    refused = await client.post(
+        f"{PREFIX}/{linked.session_id}/send-media",
+        json={"to": customer, "mediaType": "image", "mediaUrl": f"{media_server}/redirect"},
+        headers=user.headers,
+    )
+    assert "mediaUrl" in channel_error(refused, 400)["message"]
+    not_an_image = await client.post(
+        f"{PREFIX}/{linked.session_id}/send-media",
+        json={"to": customer, "mediaType": "sticker", "mediaUrl": f"{media_server}/logo.png"},
+        headers=user.headers,
+    )
+    assert channel_error(not_an_image, 400)["message"].startswith("mediaType:")
+
+
+async def test_the_dashboards_cookie_works_for_same_origin_json_requests_only(
+    client: httpx.AsyncClient, dashboard_login: Any
+) -> None:
+    await dashboard_login()
+    own = {"Origin": "http://wagate.test"}
+    listed = await client.get(PREFIX)
+    assert listed.status_code == 200, listed.text
+    created = await client.post(
+        PREFIX,
+        json={"name": "From the example page"},
+        headers={**own, "Sec-Fetch-Site": "same-origin"},
+    )
+    assert created.status_code == 201, created.text
+    channel_id = created.json()["payload"]["channelId"]
+    connected = await client.post(f"{PREFIX}/{channel_id}/connect", json={}, headers=own)
+    assert connected.status_code == 200, connected.text
+
+    for refused in (
+        await client.post(PREFIX, json={"name": "x"}, headers={"Origin": "http://evil.test"}),
+        await client.post(PREFIX, json={"name": "x"}),  # no Origin: not a browser's fetch
+        await client.post(
+            PREFIX, json={"name": "x"}, headers={**own, "Sec-Fetch-Site": "cross-site"}
+        ),
+        await client.post(  # a form, which any site can make a browser send
+            PREFIX,
+            content=b"name=x",
+            headers={**own, "content-type": "application/x-www-form-urlencoded"},
+        ),
+        await client.get(PREFIX, headers={"Sec-Fetch-Site": "cross-site"}),
+    ):
+        assert channel_error(refused, 401)["error"] == "NO_TOKEN"
+    # The cookie is this face's only: the other faces still want their credentials.
+    assert (await client.get("/api/sessions", headers=own)).status_code == 401
+    assert (await client.get("/api/v1/sessions", headers=own)).status_code == 401
+    names = [c["name"] for c in (await client.get(PREFIX)).json()["payload"]]
+    assert names == ["From the example page"]
