@@ -19,8 +19,9 @@ _DIST = Path("node_modules") / "socket.io-client" / "dist"
 _ROOTS = (Path.cwd(), Path(__file__).resolve().parents[4])
 
 
-def client_script() -> Path | None:
-    for root in _ROOTS:
+def client_script(roots: tuple[Path, ...] = _ROOTS) -> Path | None:
+    """The installed client, minified when it can be."""
+    for root in roots:
         for name in ("socket.io.min.js", "socket.io.js"):
             candidate = root / _DIST / name
             if candidate.is_file():
