@@ -5,11 +5,13 @@ face's ``{ok: false, …}`` shape."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from tests.dashboard.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.faces.channels_tools import PREFIX, Channels, channel_error
 from tests.live.test_events_stream import SLOW_QR
 from tests.messages.test_send_limits import media_server  # noqa: F401  (a fixture)
@@ -311,3 +313,35 @@ async def test_the_dashboards_cookie_works_for_same_origin_json_requests_only(
     assert (await client.get("/api/v1/sessions", headers=own)).status_code == 401
     names = [c["name"] for c in (await client.get(PREFIX)).json()["payload"]]
     assert names == ["From the example page"]
+
+
+async def test_pairing_after_a_disconnect_and_its_failures(
+    client: httpx.AsyncClient, channels: Channels, session_tools: Any
+) -> None:
+    # The administrator, who may take the sandbox network down.
+    login = await client.post(
+        "/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+    )
+    user = SimpleNamespace(headers={"Authorization": f"Bearer {login.json()['data']['token']}"})
+    phone = await session_tools.phone(user.headers)
+    channel_id = (await channels.create(user.headers, phone=phone))["channelId"]
+    await channels.connect(user.headers, channel_id)
+    await channels.wait_status(user.headers, channel_id, "qr_ready")
+    stopped = await client.post(f"{PREFIX}/{channel_id}/disconnect", headers=user.headers)
+    assert stopped.json()["status"] == "inactive"
+
+    bad = await client.post(
+        f"{PREFIX}/{channel_id}/connect", json={"phoneNumber": "call me"}, headers=user.headers
+    )
+    assert channel_error(bad, 400)["message"].startswith("phoneNumber:")
+    assert (await channels.status(user.headers, channel_id))["status"] == "inactive"
+    await session_tools.fault(user.headers, kind="network_down")
+    down = await client.post(
+        f"{PREFIX}/{channel_id}/connect", json={"phoneNumber": phone}, headers=user.headers
+    )
+    assert channel_error(down, 503)["error"] == "SERVICE_UNAVAILABLE"
+    await session_tools.fault(user.headers, kind="network_up")
+
+    # A channel disconnected on request links by pairing code as a new one does.
+    await channels.connect(user.headers, channel_id, phone=phone)
+    await channels.wait_status(user.headers, channel_id, "pairing_code_ready")

@@ -35,13 +35,14 @@ from wagate.faces.channels.schemas import (
     status_of,
 )
 from wagate.faces.channels.states import ACTIVE, CONNECTING
-from wagate.jid import InvalidJidError, to_jid
+from wagate.jid import InvalidJidError, normalize_number, to_jid
 from wagate.messages import sending, uploads
 from wagate.messages.service import OutgoingSpec
 from wagate.responses import DeferredJSONResponse
 from wagate.sessions import lifecycle
 from wagate.sessions import service as sessions_service
 from wagate.sessions.models import SessionState
+from wagate.storage.db import Database
 
 router = APIRouter(prefix=PREFIX, tags=["notification channels"])
 
@@ -76,29 +77,43 @@ async def list_channels(db: DbSession, principal: ChannelPrincipal) -> ChannelLi
     return ChannelList(payload=[ListedChannel.of(s) for s in sessions])
 
 
-@router.post("/{channel_id}/connect")
+@router.post("/{channel_id}/connect", response_model=None)
 async def connect_channel(
+    request: Request,
     channel: ChannelSession,
     db: DbSession,
     principal: ChannelPrincipal,
     manager: Manager,
     body: ConnectRequest | None = None,
-) -> ChannelAction:
+) -> ChannelAction | DeferredJSONResponse:
     """Begin linking (the QR codes come as Socket.IO ``qr_code`` events), or with
     ``phoneNumber`` by pairing code (``pairing_code``); a linked channel resumes."""
+    initiated = ChannelAction(
+        message="Connection initiated", channelId=str(channel.id), status=CONNECTING
+    )
     if channel.session_state is SessionState.CONNECTED:
         return ChannelAction(
             message="Channel is already connected", channelId=str(channel.id), status=ACTIVE
         )
-    if body is not None and body.phoneNumber:
-        await lifecycle.request_pairing_code(
-            db, manager, principal.user, channel.id, body.phoneNumber
-        )
-    else:
+    if body is None or not body.phoneNumber or channel.linked:
+        # A linked device resumes: it needs no code.
         await lifecycle.connect(db, manager, principal.user, channel.id)
-    return ChannelAction(
-        message="Connection initiated", channelId=str(channel.id), status=CONNECTING
-    )
+        return initiated
+    # By pairing code: the channel is pending again with this commit (if it was
+    # disconnected), and the code is requested once that is committed.
+    try:
+        phone = normalize_number(body.phoneNumber)
+    except InvalidJidError as exc:
+        raise AppError(ErrorCode.VALIDATION_ERROR, f"phoneNumber: {exc}") from exc
+    await lifecycle.connect(db, manager, principal.user, channel.id, start=False)
+    database: Database = request.app.state.database
+
+    async def pair() -> dict[str, Any]:
+        async with database.transaction() as after:
+            await lifecycle.request_pairing_code(after, manager, principal.user, channel.id, phone)
+        return initiated.model_dump()
+
+    return DeferredJSONResponse(pair)
 
 
 @router.get("/{channel_id}/status")
