@@ -287,3 +287,28 @@ async def test_credentials_and_tenancy(
             leftovers.append(intruder.received.get_nowait())
         assert [name for name, _ in leftovers] == ["error"]
     assert anonymous.received.empty()
+
+
+class TestCors:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, object]:
+        return {"cors_origins": ["http://frontend.test"]}
+
+    async def test_socket_io_cors_follows_the_cors_origins_setting(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        handshake = {"EIO": "4", "transport": "polling"}
+        allowed = await client.get(
+            "/socket.io/", params=handshake, headers={"Origin": "http://frontend.test"}
+        )
+        assert allowed.status_code == 200, allowed.text
+        assert allowed.headers["access-control-allow-origin"] == "http://frontend.test"
+        own = await client.get(
+            "/socket.io/", params=handshake, headers={"Origin": "http://wagate.test"}
+        )
+        assert own.status_code == 200, own.text
+        other = await client.get(
+            "/socket.io/", params=handshake, headers={"Origin": "http://evil.test"}
+        )
+        assert other.status_code == 400
+        assert "access-control-allow-origin" not in other.headers

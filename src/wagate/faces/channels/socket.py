@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import engineio
 import socketio
 from fastapi import FastAPI
 
@@ -52,11 +53,26 @@ def _credential_kwargs(credential: str) -> dict[str, str | None]:
     return {"token": credential, "api_key": None}
 
 
+class _EngineWithoutCorsHeaders(engineio.AsyncServer):  # type: ignore[misc]
+    """Engine.IO that checks a request's origin but leaves the CORS headers to
+    the app's CORS middleware (``WAGATE_CORS_ORIGINS``), which adds them to
+    every response, this one's too: sent twice, browsers would refuse both."""
+
+    def _cors_headers(self, environ: dict[str, Any]) -> list[tuple[str, str]]:
+        return []
+
+
+class _Server(socketio.AsyncServer):  # type: ignore[misc]
+    def _engineio_server_class(self) -> type[engineio.AsyncServer]:
+        return _EngineWithoutCorsHeaders
+
+
 class ChannelSocket:
     def __init__(self, app: FastAPI, settings: Settings) -> None:
         self._app = app
         self._settings = settings
-        self.server = socketio.AsyncServer(
+        server_class = _Server if settings.cors_origins else socketio.AsyncServer
+        self.server = server_class(
             async_mode="asgi",
             cors_allowed_origins=self._origin_allowed,
             ping_interval=settings.socketio_ping_interval,
