@@ -13,7 +13,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+# socket.io-client for /socket.io/socket.io.js (the channel face's example page),
+# from the npm registry when npm is present; never kept in the repository.
+CLIENT_JS := node_modules/socket.io-client/package.json
+
+$(CLIENT_JS): package.json
+	@if command -v npm >/dev/null; then \
+		npm install --no-package-lock --no-audit --no-fund --silent; \
+	else \
+		echo "npm not found: /socket.io/socket.io.js will answer 404 (see docs/compat.md)"; \
+	fi
+
+install: $(STAMP) $(CLIENT_JS)
 
 run: install
 	$(BIN)/wagate serve

@@ -25,6 +25,7 @@ from sqlalchemy import text
 
 from wagate.app import create_app
 from wagate.config import Settings
+from wagate.faces import MOUNTED
 from wagate.storage.db import Database
 
 POSTGRES_URL_ENV = "WAGATE_TEST_DATABASE_URL"  # as in conftest.py
@@ -37,7 +38,6 @@ ANSWERED: defaultdict[str, set[int]] = defaultdict(set)
 
 # Each face's error shape, by path prefix; a face added later adds its own here.
 _SAK_FACES = ("/api/v1/", "/sandbox/v1/")
-_MULTISESSION_FACE = "/api/"
 
 
 @dataclass(frozen=True)
@@ -62,12 +62,15 @@ def _sak_error(body: Any) -> bool:
     )
 
 
-def _multisession_error(body: Any) -> bool:
-    return (
-        isinstance(body, dict)
-        and isinstance(body.get("error"), str)
-        and isinstance(body.get("message"), str)
-    )
+def _same_shape(body: Any, expected: Any) -> bool:
+    """The same keys holding the same kinds of value, all the way down."""
+    if isinstance(expected, dict):
+        return (
+            isinstance(body, dict)
+            and set(body) == set(expected)
+            and all(_same_shape(body[key], value) for key, value in expected.items())
+        )
+    return type(body) is type(expected)
 
 
 @schemathesis.check
@@ -84,9 +87,10 @@ def error_in_its_face_envelope(ctx: Any, response: Any, case: Any) -> bool | Non
                 f"{response.status_code} is not JSON: {response.text[:200]}"
             ) from None
         assert _sak_error(body), f"{response.status_code} outside the envelope: {body}"
-    elif path.startswith(_MULTISESSION_FACE):
+    elif (face := MOUNTED.for_path(path)) is not None:
         body = response.json()
-        assert _multisession_error(body), f"{response.status_code} not {{error, message}}: {body}"
+        _, expected = face.render_error("NOT_FOUND", 404, "an example")
+        assert _same_shape(body, expected), f"{response.status_code} not {face.name}'s: {body}"
     return None
 
 

@@ -26,6 +26,9 @@ from wagate.engines.registry import create_engine
 from wagate.errors import install_error_handlers
 from wagate.events.service import OutboxSignal
 from wagate.faces import MOUNTED as FACES
+from wagate.faces.channels.client_script import router as socketio_client_router
+from wagate.faces.channels.router import router as channels_router
+from wagate.faces.channels.socket import ChannelSocket
 from wagate.faces.json_body import JsonBodyMiddleware
 from wagate.faces.multisession.router import router as multisession_router
 from wagate.faces.multisession.ws import router as multisession_ws_router
@@ -190,10 +193,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers += [analytics_router, metrics_router, admin_router]
     # After the native face, whose /api/v1 paths the multi-session face's /api never takes.
     routers += [multisession_router, multisession_ws_router]
+    routers += [channels_router]
     if "sandbox" in settings.engines:
         routers.append(sandbox_router)
     # Before the dashboard's pages, whose catch-all would otherwise answer for its files.
     app.mount(dashboard.STATIC_PREFIX, StaticFiles(directory=dashboard.STATIC_DIR), name="static")
+    # The channel face's Socket.IO server (its client script's route first).
+    app.include_router(socketio_client_router)
+    app.mount("/socket.io", ChannelSocket(app, settings).asgi_app(), name="socket.io")
     routers.append(dashboard.router)
     for router in routers:
         # Each /api/v1 route with its rate limit (analytics/ratelimit.py).

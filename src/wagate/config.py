@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     webhook_poll_seconds: float = Field(default=1.0, gt=0)
     # Events a live-stream client may fall behind by before it is dropped.
     live_queue_size: int = Field(default=256, ge=1)
+    # Socket.IO (the channel face): how often the server pings a client and how
+    # long it waits for the answer; their sum is also how long a long-polling
+    # request stays open with nothing to send (Socket.IO's defaults).
+    socketio_ping_interval: float = Field(default=25.0, gt=0)
+    socketio_ping_timeout: float = Field(default=20.0, gt=0)
 
     # Rate limits and analytics (docs/analytics.md). Each limit is "<n>/<period>"
     # as the `limits` library reads it ("100/minute", "5/second", "1000/hour").

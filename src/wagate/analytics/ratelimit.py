@@ -41,6 +41,7 @@ from wagate.analytics.metrics import Metrics
 from wagate.config import Settings
 from wagate.errors import AppError, ErrorCode
 from wagate.faces.base import Face, Faces
+from wagate.faces.channels import credentials as channel_credentials
 
 if TYPE_CHECKING:  # redis is imported only when a Redis URL is set (it weighs ~20 MB)
     from redis.asyncio import ConnectionPool
@@ -245,6 +246,20 @@ async def _by_face_session(
     )
 
 
+async def _by_channel_principal(
+    request: Request, principal: channel_credentials.ChannelPrincipal
+) -> None:
+    await _by_principal(request, principal)
+
+
+async def _by_channel(
+    request: Request,
+    session: channel_credentials.ChannelSession,
+    principal: channel_credentials.ChannelPrincipal,
+) -> None:
+    await _by_face_session(request, session, principal)
+
+
 async def _by_address(request: Request) -> None:
     await _enforce(request, user_id=None, session_id=None, by_key=False)
 
@@ -253,6 +268,9 @@ _BY_AUTH: dict[Callable[..., Any], Callable[..., Awaitable[None]]] = {
     # The faces' session (from the path) before the principal it depends on.
     deps.get_face_session: _by_face_session,
     deps.get_principal: _by_principal,
+    # The channel face's (its principal may come from the dashboard's cookie).
+    channel_credentials.get_channel: _by_channel,
+    channel_credentials.get_channel_principal: _by_channel_principal,
     deps.get_api_session: _by_api_session,
     deps.get_session_by_key_or_token: _by_session_or_user,
     deps.get_user_by_token_or_key: _by_user_or_key,
@@ -271,8 +289,9 @@ def _auth_dependency(dependant: Dependant) -> Callable[..., Any] | None:
         if current.call in _BY_AUTH:
             found.append(current.call)
         queue.extend(current.dependencies)
-    if deps.get_face_session in found:
-        return deps.get_face_session
+    for by_session in (deps.get_face_session, channel_credentials.get_channel):
+        if by_session in found:
+            return by_session
     return found[0] if found else None
 
 

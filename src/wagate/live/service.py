@@ -23,6 +23,7 @@ from wagate.sessions.models import SessionState, WhatsAppSession
 from wagate.storage.base import utcnow
 
 QR_EVENT = "session.qr"
+PAIRING_CODE_EVENT = "session.pairing_code"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,7 @@ async def watched_session(
 
 
 async def snapshot(db: AsyncSession, session_id: uuid.UUID, after: int) -> Snapshot | None:
-    """The current status (and QR, when one is showing) of a session.
+    """The current status (and QR or pairing code, when one is showing) of a session.
 
     The seqs of its events after ``after`` that are visible now are read
     *before* the session row, so each of them is reflected in the state
@@ -64,6 +65,10 @@ async def snapshot(db: AsyncSession, session_id: uuid.UUID, after: int) -> Snaps
     if session.session_state is SessionState.QR and session.qr_code:
         data = {**base, "qrCode": session.qr_code, "status": "pending"}
         messages.append({"type": QR_EVENT, "data": with_qr_image(data)})
+    if session.session_state is SessionState.PAIRING_CODE and session.pairing_code:
+        # The code waiting to be entered on the phone (its number is not kept).
+        data = {**base, "pairingCode": session.pairing_code, "phoneNumber": None}
+        messages.append({"type": PAIRING_CODE_EVENT, "data": {**data, "status": "pending"}})
     return Snapshot(messages, reflected)
 
 

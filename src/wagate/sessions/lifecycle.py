@@ -118,17 +118,21 @@ async def create(
 
 
 async def connect(
-    db: AsyncSession, manager: SessionManager, user: User, ref: SessionRef
+    db: AsyncSession, manager: SessionManager, user: User, ref: SessionRef, *, start: bool = True
 ) -> WhatsAppSession:
     """Begin linking an unlinked session, or resume a linked one. A stopped
-    session becomes ``pending`` again; a failed one cannot come back."""
+    session becomes ``pending`` again; a failed one cannot come back.
+
+    ``start=False`` only makes it ``pending`` again, for a link by pairing code
+    requested after the commit (the manager ignores what the engine says of a
+    stopped session)."""
     session = await find(db, user, ref)
     state = session.session_state
     if state is SessionState.FAILED:
         raise AppError(ErrorCode.CONFLICT, "A failed session cannot connect; create a new one")
     if state is SessionState.STOPPED:
         await service.transition(db, session, SessionState.PENDING, signal=manager.signal)
-    if state is not SessionState.CONNECTED:
+    if start and state is not SessionState.CONNECTED:
         _connect_after_commit(db, manager, session)
     return session
 
