@@ -18,6 +18,9 @@ from wagate.analytics.router import metrics_router
 from wagate.analytics.router import router as analytics_router
 from wagate.auth import service as auth_service
 from wagate.auth.router import router as auth_router
+from wagate.campaigns import router as campaigns
+from wagate.campaigns.opt_out import OptOutHandler
+from wagate.campaigns.runner import CampaignRunner
 from wagate.config import Settings
 from wagate.dashboard import router as dashboard
 from wagate.engines.base import EngineContext
@@ -108,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 manager.add_engine(create_engine(name, context))
             metrics = app.state.metrics
             InboundHandler(manager, media_store, signal, settings.base_url, metrics).register()
+            OptOutHandler(manager, settings.broadcast_opt_out_words).register()
             queue = OutboundQueue(database, manager, media_store, settings, signal, metrics)
 
             app.state.database = database
@@ -123,6 +127,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await manager.start()
             stack.push_async_callback(queue.close)
             await queue.start()
+            campaign_runner = CampaignRunner(database, manager, queue, settings, signal)
+            app.state.campaign_runner = campaign_runner
+            stack.push_async_callback(campaign_runner.close)
+            await campaign_runner.start()
             dispatcher = WebhookDispatcher(database, settings, signal, metrics=metrics)
             app.state.webhook_dispatcher = dispatcher
             stack.push_async_callback(dispatcher.close)
@@ -158,7 +166,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(JsonBodyMiddleware, faces=FACES)
     app.add_middleware(
         UploadLimitMiddleware,
-        limits={**upload_limits(settings), **dashboard.upload_limits(settings)},
+        limits={
+            **upload_limits(settings),
+            **dashboard.upload_limits(settings),
+            **campaigns.upload_limits(settings),
+        },
         default_limit=DEFAULT_BODY_LIMIT,
     )
     app.add_middleware(
@@ -182,7 +194,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     routers = [health_router, auth_router, sessions_router, send_router, messages_router]
-    routers += [webhooks_router, live_router]
+    routers += [webhooks_router, live_router, campaigns.router]
     routers += [analytics_router, metrics_router]
     # After the native face, whose /api/v1 paths the multi-session face's /api never takes.
     routers += [multisession_router, multisession_ws_router]

@@ -1,0 +1,285 @@
+"""Campaigns: a template sent to an audience of contacts through one or more
+sessions. Starting one resolves the audience and renders every recipient's
+text (a missing variable stops the start and names the recipient); the
+runner (``runner.py``) then hands recipients to the core's send queue."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy import insert, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wagate.auth.models import User
+from wagate.campaigns import rendering, templates
+from wagate.campaigns.models import (
+    BroadcastContact,
+    Campaign,
+    CampaignRecipient,
+    CampaignState,
+    RecipientStatus,
+)
+from wagate.campaigns.repository import CampaignRepository, ContactRepository
+from wagate.config import Settings
+from wagate.errors import AppError, ErrorCode, not_found
+from wagate.messages import uploads
+from wagate.messages.media import MediaStore
+from wagate.sessions import lifecycle
+from wagate.storage.base import utcnow
+from wagate.storage.db import AfterCommit, after_commit
+
+# Missing-variable problems named in one refusal (the count covers them all).
+MAX_NAMED_PROBLEMS = 20
+
+# The message statuses a recipient's counts roll up into.
+_AT_LEAST_SENT = ("sent", "delivered", "read", "played")
+_AT_LEAST_DELIVERED = ("delivered", "read", "played")
+_AT_LEAST_READ = ("read", "played")
+
+
+def _validation(message: str) -> AppError:
+    return AppError(ErrorCode.VALIDATION_ERROR, message)
+
+
+async def get(db: AsyncSession, user: User, campaign_id: uuid.UUID) -> Campaign:
+    campaign = await CampaignRepository(db).get(user.id, campaign_id)
+    if campaign is None:
+        raise not_found("Campaign")
+    return campaign
+
+
+async def list_owned(db: AsyncSession, user: User) -> Sequence[Campaign]:
+    repository = CampaignRepository(db)
+    return await repository.get_all(repository.owned(user.id).order_by(Campaign.created_at))
+
+
+async def create(
+    db: AsyncSession,
+    user: User,
+    *,
+    name: str,
+    template_id: uuid.UUID,
+    session_refs: Sequence[str],
+    contact_ids: Sequence[uuid.UUID] = (),
+    tags: Sequence[str] = (),
+    rate_per_minute: int,
+    jitter_seconds: float,
+) -> Campaign:
+    await templates.get(db, user, template_id)
+    if not session_refs:
+        raise _validation("sessionIds: at least one sending session is required")
+    session_ids: list[str] = []
+    for ref in session_refs:
+        session = await lifecycle.find(db, user, ref)
+        if str(session.id) not in session_ids:
+            session_ids.append(str(session.id))
+    if not contact_ids and not tags:
+        raise _validation("an audience is required: contactIds and/or tags")
+    campaign = Campaign(
+        user_id=user.id,
+        name=name,
+        template_id=template_id,
+        session_ids=session_ids,
+        audience={"contactIds": [str(i) for i in contact_ids], "tags": list(tags)},
+        rate_per_minute=rate_per_minute,
+        jitter_seconds=jitter_seconds,
+    )
+    return await CampaignRepository(db).create(campaign)
+
+
+async def _audience(db: AsyncSession, user: User, campaign: Campaign) -> list[BroadcastContact]:
+    repository = ContactRepository(db)
+    found: dict[uuid.UUID, BroadcastContact] = {}
+    tags = campaign.audience.get("tags") or []
+    if tags:
+        statement = repository.filtered(user.id, tags=tags).order_by(BroadcastContact.created_at)
+        for contact in await repository.get_all(statement):
+            found.setdefault(contact.id, contact)
+    for raw in campaign.audience.get("contactIds") or []:
+        listed = await repository.get(user.id, uuid.UUID(raw))
+        if listed is None:
+            raise _validation(f"contactIds: contact {raw} not found")
+        found.setdefault(listed.id, listed)
+    if not found:
+        raise _validation("the audience has no contacts")
+    return list(found.values())
+
+
+async def start(
+    db: AsyncSession,
+    user: User,
+    campaign_id: uuid.UUID,
+    *,
+    media_store: MediaStore,
+    http_client: httpx.AsyncClient,
+    settings: Settings,
+    wake: AfterCommit,
+) -> Campaign:
+    """draft → running: every recipient rendered and stored, or nothing changes."""
+    campaign = await get(db, user, campaign_id)
+    if campaign.state != CampaignState.DRAFT:
+        raise AppError(ErrorCode.CONFLICT, f"Campaign is {campaign.state}; only a draft starts")
+    template = await templates.get(db, user, campaign.template_id)
+    audience = await _audience(db, user, campaign)
+    rows: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for position, contact in enumerate(audience):
+        values = rendering.variables_for(
+            contact.name, contact.phone, contact.fields, template.defaults
+        )
+        try:
+            text = rendering.render(template.body, values)
+        except rendering.MissingVariable as exc:
+            problems.append(f"{exc.name!r} for +{contact.phone} (contact {contact.id})")
+            continue
+        skipped = contact.opted_out
+        rows.append(
+            {
+                "id": uuid.uuid4(),
+                "campaign_id": campaign.id,
+                "contact_id": contact.id,
+                "position": position,
+                "jid": contact.jid,
+                "text": text,
+                "status": RecipientStatus.SKIPPED if skipped else RecipientStatus.PENDING,
+                "reason": "opted out" if skipped else None,
+            }
+        )
+    if problems:
+        named = "; ".join(problems[:MAX_NAMED_PROBLEMS])
+        raise _validation(f"Missing template variable for {len(problems)} recipient(s): {named}")
+    if template.media_url and template.media_type:
+        media = await uploads.from_url(
+            media_store,
+            http_client,
+            template.media_url,
+            kind=template.media_type,
+            filename=None,
+            settings=settings,
+        )
+        ref = uploads.checked_media(media, kind=template.media_type)
+        campaign.media = {
+            "kind": template.media_type,
+            "sha256": ref.sha256,
+            "size": ref.size,
+            "mimetype": ref.mimetype,
+            "filename": ref.filename,
+        }
+    await db.execute(insert(CampaignRecipient), rows)
+    campaign.state = CampaignState.RUNNING
+    campaign.started_at = utcnow()
+    await db.flush()
+    after_commit(db, wake)
+    return campaign
+
+
+_MOVES: dict[str, tuple[tuple[CampaignState, ...], CampaignState]] = {
+    "pause": ((CampaignState.RUNNING,), CampaignState.PAUSED),
+    "resume": ((CampaignState.PAUSED,), CampaignState.RUNNING),
+    "cancel": (
+        (CampaignState.DRAFT, CampaignState.RUNNING, CampaignState.PAUSED),
+        CampaignState.CANCELLED,
+    ),
+}
+
+
+async def move(
+    db: AsyncSession, user: User, campaign_id: uuid.UUID, action: str, *, wake: AfterCommit
+) -> Campaign:
+    """pause, resume or cancel. Messages already in a session's queue still go
+    out; a cancelled campaign's pending recipients are skipped."""
+    campaign = await get(db, user, campaign_id)
+    allowed, target = _MOVES[action]
+    if campaign.state not in allowed:
+        raise AppError(ErrorCode.CONFLICT, f"Campaign is {campaign.state}; it cannot {action}")
+    campaign.state = target
+    if target is CampaignState.CANCELLED:
+        campaign.finished_at = utcnow()
+        await db.execute(
+            update(CampaignRecipient)
+            .where(
+                CampaignRecipient.campaign_id == campaign.id,
+                CampaignRecipient.status == RecipientStatus.PENDING,
+            )
+            .values(status=RecipientStatus.SKIPPED, reason="campaign cancelled")
+        )
+    await db.flush()
+    after_commit(db, wake)
+    return campaign
+
+
+async def delete(db: AsyncSession, user: User, campaign_id: uuid.UUID) -> None:
+    campaign = await get(db, user, campaign_id)
+    if campaign.state in (CampaignState.RUNNING, CampaignState.PAUSED):
+        raise AppError(ErrorCode.CONFLICT, f"Campaign is {campaign.state}; cancel it first")
+    await CampaignRepository(db).delete(campaign)
+
+
+# -- tracking --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    total: int
+    pending: int
+    queued: int
+    sent: int  # sent or further
+    delivered: int  # delivered or further
+    read: int
+    failed: int
+    skipped: int
+
+    @property
+    def delivery_rate(self) -> float:
+        """Of the messages that left (sent or failed), the share delivered."""
+        settled = self.sent + self.failed
+        return round(self.delivered / settled, 4) if settled else 0.0
+
+    @property
+    def read_rate(self) -> float:
+        settled = self.sent + self.failed
+        return round(self.read / settled, 4) if settled else 0.0
+
+
+def progress_of(counts: dict[str, int]) -> Progress:
+    def total(*statuses: str) -> int:
+        return sum(counts.get(status, 0) for status in statuses)
+
+    return Progress(
+        total=sum(counts.values()),
+        pending=total("pending"),
+        queued=total("queued", "sending"),
+        sent=total(*_AT_LEAST_SENT),
+        delivered=total(*_AT_LEAST_DELIVERED),
+        read=total(*_AT_LEAST_READ),
+        failed=total("failed"),
+        skipped=total("skipped"),
+    )
+
+
+async def progress(db: AsyncSession, campaign: Campaign) -> Progress:
+    return progress_of(await CampaignRepository(db).status_counts(campaign.id))
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientView:
+    recipient: CampaignRecipient
+    status: str
+    reason: str | None
+
+
+async def recipients(
+    db: AsyncSession, user: User, campaign_id: uuid.UUID, *, limit: int, offset: int
+) -> list[RecipientView]:
+    campaign = await get(db, user, campaign_id)
+    statement = CampaignRepository(db).recipients_with_status(campaign.id)
+    rows = await db.execute(statement.limit(limit).offset(offset))
+    views = []
+    for recipient, message_status, message_error in rows:
+        status = "queued" if message_status == "sending" else (message_status or recipient.status)
+        views.append(RecipientView(recipient, status, message_error or recipient.reason))
+    return views
