@@ -134,18 +134,24 @@ class CampaignRunner:
             return IDLE_SECONDS
         sessions = await self._connected(db, campaign)
         delay = IDLE_SECONDS
-        queue = list(pending)
-        for session in sessions:  # round robin: each connected session takes its share
-            if not queue:
-                break
+        rooms: dict[uuid.UUID, int] = {}
+        for session in sessions:
             room, wait = await self._room(db, campaign, session)
             delay = min(delay, wait)
-            for _ in range(room):
-                if not queue:
-                    break
+            if room:
+                rooms[session.id] = room
+        # Round robin: one recipient per session in turn while each has room.
+        queue = list(pending)
+        while queue and rooms:
+            for session in sessions:
+                if not queue or rooms.get(session.id, 0) == 0:
+                    continue
                 await self._hand_over(db, campaign, session, queue.pop(0))
-            if room and campaign.rate_per_minute:
-                delay = min(delay, self._interval(campaign, session.id))
+                rooms[session.id] -= 1
+                if rooms[session.id] == 0:
+                    del rooms[session.id]
+                if campaign.rate_per_minute:
+                    delay = min(delay, self._interval(campaign, session.id))
         return delay
 
     async def _connected(self, db: AsyncSession, campaign: Campaign) -> list[WhatsAppSession]:
