@@ -128,36 +128,23 @@ async def pairing_code(
     return render(request, "session_link.html", context)
 
 
-@router.post("/{session_id}/connect")
-async def connect(
-    request: Request, db: DbSession, user: PageUser, session_id: str, manager: Manager
-) -> Response:
-    session = await lifecycle.connect(db, manager, user, session_id)
-    return redirect(request, "/dashboard/sessions", f"“{session.name}” is connecting")
+def _action_page(action: str, call: lifecycle.SessionAction, done: str) -> None:
+    """A session action from a card's menu: do it, then back to the grid saying so."""
+
+    async def endpoint(
+        request: Request, db: DbSession, user: PageUser, session_id: str, manager: Manager
+    ) -> Response:
+        session = await call(db, manager, user, session_id)
+        return redirect(request, "/dashboard/sessions", done.format(name=session.name))
+
+    endpoint.__name__ = action
+    router.add_api_route(f"/{{session_id}}/{action}", endpoint, methods=["POST"])
 
 
-@router.post("/{session_id}/disconnect")
-async def disconnect(
-    request: Request, db: DbSession, user: PageUser, session_id: str, manager: Manager
-) -> Response:
-    session = await lifecycle.disconnect(db, manager, user, session_id)
-    return redirect(request, "/dashboard/sessions", f"“{session.name}” is disconnected")
-
-
-@router.post("/{session_id}/restart")
-async def restart(
-    request: Request, db: DbSession, user: PageUser, session_id: str, manager: Manager
-) -> Response:
-    session = await lifecycle.restart(db, manager, user, session_id)
-    return redirect(request, "/dashboard/sessions", f"“{session.name}” is restarting")
-
-
-@router.post("/{session_id}/logout")
-async def logout(
-    request: Request, db: DbSession, user: PageUser, session_id: str, manager: Manager
-) -> Response:
-    session = await lifecycle.logout(db, manager, user, session_id)
-    return redirect(request, "/dashboard/sessions", f"“{session.name}” was logged out")
+_action_page("connect", lifecycle.connect, "“{name}” is connecting")
+_action_page("disconnect", lifecycle.disconnect, "“{name}” is disconnected")
+_action_page("restart", lifecycle.restart, "“{name}” is restarting")
+_action_page("logout", lifecycle.logout, "“{name}” was logged out")
 
 
 @router.post("/{session_id}/rename")
