@@ -28,6 +28,7 @@ from wagate.engines.registry import create_engine
 from wagate.errors import install_error_handlers
 from wagate.events.service import OutboxSignal
 from wagate.faces import MOUNTED as FACES
+from wagate.faces.broadcaster.router import router as broadcaster_router
 from wagate.faces.json_body import JsonBodyMiddleware
 from wagate.faces.multisession.router import router as multisession_router
 from wagate.faces.multisession.ws import router as multisession_ws_router
@@ -198,6 +199,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers += [analytics_router, metrics_router]
     # After the native face, whose /api/v1 paths the multi-session face's /api never takes.
     routers += [multisession_router, multisession_ws_router]
+    # The broadcaster face: /api/v1/whatsapp, its own error shape (faces/broadcaster).
+    routers += [broadcaster_router]
     if "sandbox" in settings.engines:
         routers.append(sandbox_router)
     # Before the dashboard's pages, whose catch-all would otherwise answer for its files.

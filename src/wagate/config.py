@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     campaign_jitter_seconds: float = Field(default=3.0, ge=0)
     # Campaign messages a session may have waiting in its send queue at once.
     campaign_window: int = Field(default=20, ge=1)
+    # How long the broadcaster face's start-session waits for the first QR code.
+    broadcaster_qr_wait_seconds: float = Field(default=30.0, ge=0)
     max_image_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
     max_video_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
     max_audio_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
