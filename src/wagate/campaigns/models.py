@@ -47,6 +47,7 @@ class MessageTemplate(IdMixin, TimestampMixin, Base):
 
 class CampaignState(enum.StrEnum):
     DRAFT = "draft"
+    SCHEDULED = "scheduled"
     RUNNING = "running"
     PAUSED = "paused"
     COMPLETED = "completed"
@@ -71,6 +72,14 @@ class Campaign(IdMixin, TimestampMixin, Base):
     state: Mapped[str] = mapped_column(String(12), default=CampaignState.DRAFT.value, index=True)
     rate_per_minute: Mapped[int] = mapped_column(default=0)  # per session; 0: no pacing
     jitter_seconds: Mapped[float] = mapped_column(default=0.0)
+    typing_ms: Mapped[int] = mapped_column(default=0)  # "typing…" shown before each send
+    daily_cap: Mapped[int | None] = mapped_column()  # per session per day (in time_zone)
+    # Quiet hours ("HH:MM", start may be after end: overnight) in time_zone.
+    quiet_start: Mapped[str | None] = mapped_column(String(5))
+    quiet_end: Mapped[str | None] = mapped_column(String(5))
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    check_numbers: Mapped[bool] = mapped_column(default=False)
+    scheduled_at: Mapped[datetime | None] = mapped_column()
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
 

@@ -89,6 +89,9 @@ class CampaignRepository(RepositoryBase[Campaign]):
     async def running(self) -> Sequence[Campaign]:
         return await self.get_all(select(Campaign).where(Campaign.state == "running"))
 
+    async def scheduled(self) -> Sequence[Campaign]:
+        return await self.get_all(select(Campaign).where(Campaign.state == "scheduled"))
+
     async def next_pending(self, campaign_id: uuid.UUID, limit: int) -> Sequence[CampaignRecipient]:
         result = await self.session.execute(
             select(CampaignRecipient)

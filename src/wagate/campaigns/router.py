@@ -99,6 +99,13 @@ def _campaign(campaign: Campaign, progress: service.Progress) -> CampaignItem:
         state=campaign.state,
         ratePerMinute=campaign.rate_per_minute,
         jitterSeconds=campaign.jitter_seconds,
+        typingMs=campaign.typing_ms,
+        dailyCap=campaign.daily_cap,
+        quietStart=campaign.quiet_start,
+        quietEnd=campaign.quiet_end,
+        timeZone=campaign.time_zone,
+        checkNumbers=campaign.check_numbers,
+        scheduledAt=campaign.scheduled_at,
         createdAt=campaign.created_at,
         startedAt=campaign.started_at,
         finishedAt=campaign.finished_at,
@@ -334,11 +341,24 @@ async def create_campaign(
         session_refs=body.sessionIds,
         contact_ids=[parse_id(raw, "Contact") for raw in body.contactIds],
         tags=body.tags,
-        rate_per_minute=(
-            settings.campaign_rate_per_minute if body.ratePerMinute is None else body.ratePerMinute
-        ),
-        jitter_seconds=(
-            settings.campaign_jitter_seconds if body.jitterSeconds is None else body.jitterSeconds
+        delivery=service.Delivery(
+            rate_per_minute=(
+                settings.campaign_rate_per_minute
+                if body.ratePerMinute is None
+                else body.ratePerMinute
+            ),
+            jitter_seconds=(
+                settings.campaign_jitter_seconds
+                if body.jitterSeconds is None
+                else body.jitterSeconds
+            ),
+            typing_ms=body.typingMs,
+            daily_cap=body.dailyCap,
+            quiet_start=body.quietStart,
+            quiet_end=body.quietEnd,
+            time_zone=body.timeZone,
+            check_numbers=body.checkNumbers,
+            scheduled_at=body.scheduledAt,
         ),
     )
     if body.start:
@@ -384,6 +404,19 @@ async def list_recipients(
                 for v in views
             ]
         )
+    )
+
+
+@router.get("/campaigns/{campaign_id}/results.csv")
+async def campaign_results(
+    campaign_id: str, request: Request, db: DbSession, user: UserByTokenOrKey
+) -> StreamingResponse:
+    database: Database = request.app.state.database
+    rows = await service.results_csv(db, database, user, parse_id(campaign_id, "Campaign"))
+    return StreamingResponse(
+        rows,
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="campaign-{campaign_id}.csv"'},
     )
 
 

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wagate.campaigns import timing
 from wagate.campaigns.models import (
     BroadcastContact,
     Campaign,
@@ -36,7 +37,8 @@ from wagate.campaigns.models import (
 from wagate.campaigns.repository import CampaignRepository
 from wagate.config import Settings
 from wagate.events.service import OutboxSignal
-from wagate.messages import sending
+from wagate.jid import number_of
+from wagate.messages import directory, sending
 from wagate.messages.models import Message
 from wagate.messages.queue import OutboundQueue
 from wagate.messages.service import MediaRef, OutgoingSpec
@@ -113,10 +115,21 @@ class CampaignRunner:
             self.signal.unsubscribe(outbox)
 
     async def run_once(self) -> float:
-        """One pass over the running campaigns; returns how long until the next is due."""
-        async with self.database.transaction() as db:
-            campaign_ids = [c.id for c in await CampaignRepository(db).running()]
+        """One pass over the running campaigns (starting the scheduled ones that
+        are due); returns how long until the next pass is due."""
         delay = IDLE_SECONDS
+        async with self.database.transaction() as db:
+            repository = CampaignRepository(db)
+            now = utcnow()
+            for campaign in await repository.scheduled():
+                assert campaign.scheduled_at is not None
+                if campaign.scheduled_at <= now:
+                    campaign.state = CampaignState.RUNNING
+                    campaign.started_at = now
+                else:
+                    delay = min(delay, (campaign.scheduled_at - now).total_seconds())
+            await db.flush()
+            campaign_ids = [c.id for c in await repository.running()]
         for campaign_id in campaign_ids:
             async with self.database.transaction() as db:
                 delay = min(delay, await self._advance(db, campaign_id))
@@ -126,6 +139,12 @@ class CampaignRunner:
         campaign = await db.get(Campaign, campaign_id, with_for_update=False)
         if campaign is None or campaign.state != CampaignState.RUNNING:
             return IDLE_SECONDS
+        if campaign.quiet_start and campaign.quiet_end:
+            quiet = timing.quiet_for(
+                utcnow(), campaign.quiet_start, campaign.quiet_end, campaign.time_zone
+            )
+            if quiet > 0:
+                return quiet
         repository = CampaignRepository(db)
         pending = await repository.next_pending(campaign.id, self.settings.campaign_window * 10)
         if not pending:
@@ -189,6 +208,23 @@ class CampaignRunner:
             )
         )
         room = max(self.settings.campaign_window - int(waiting or 0), 0)
+        if campaign.daily_cap is not None:
+            now = utcnow()
+            today = timing.day_start(now, campaign.time_zone)
+            sent_today = await db.scalar(
+                select(func.count())
+                .select_from(CampaignRecipient)
+                .where(
+                    CampaignRecipient.campaign_id == campaign.id,
+                    CampaignRecipient.session_id == session.id,
+                    CampaignRecipient.queued_at >= today,
+                )
+            )
+            left = campaign.daily_cap - int(sent_today or 0)
+            if left <= 0:
+                tomorrow = (today + timedelta(days=1)) - now
+                return 0, min(tomorrow.total_seconds(), IDLE_SECONDS * 60)
+            room = min(room, left)
         if not campaign.rate_per_minute:
             return room, IDLE_SECONDS
         last: datetime | None = await db.scalar(
@@ -220,6 +256,14 @@ class CampaignRunner:
             recipient.status = RecipientStatus.SKIPPED
             recipient.reason = "opted out"
             return
+        if campaign.check_numbers:
+            [check] = await directory.check_numbers(
+                self.manager, session, [number_of(recipient.jid)]
+            )
+            if not check.on_whatsapp:
+                recipient.status = RecipientStatus.SKIPPED
+                recipient.reason = "not on WhatsApp"
+                return
         submitted = await sending.submit(
             db,
             self.manager,
@@ -237,12 +281,16 @@ class CampaignRunner:
     @staticmethod
     def _spec(campaign: Campaign, recipient: CampaignRecipient) -> OutgoingSpec:
         media = campaign.media
+        typing = campaign.typing_ms or None
         if not media:
-            return OutgoingSpec(kind="text", to=recipient.jid, text=recipient.text)
+            return OutgoingSpec(
+                kind="text", to=recipient.jid, text=recipient.text, typing_delay_ms=typing
+            )
         return OutgoingSpec(
             kind=media["kind"],
             to=recipient.jid,
             caption=recipient.text or None,
+            typing_delay_ms=typing,
             media=MediaRef(
                 sha256=media["sha256"],
                 size=media["size"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -108,6 +109,13 @@ class CreateCampaignRequest(RequestModel):
     tags: list[str] = Field(default_factory=list, max_length=50)
     ratePerMinute: int | None = Field(default=None, ge=0, le=6000)
     jitterSeconds: float | None = Field(default=None, ge=0, le=3600)
+    typingMs: int = Field(default=0, ge=0, le=20_000)
+    dailyCap: int | None = Field(default=None, ge=1)
+    quietStart: str | None = None  # "HH:MM" in timeZone
+    quietEnd: str | None = None
+    timeZone: str = Field(default="UTC", max_length=64)
+    checkNumbers: bool = False
+    scheduledAt: datetime | None = None
     start: bool = False
 
 
@@ -133,6 +141,13 @@ class CampaignItem(BaseModel):
     state: str
     ratePerMinute: int
     jitterSeconds: float
+    typingMs: int
+    dailyCap: int | None
+    quietStart: str | None
+    quietEnd: str | None
+    timeZone: str
+    checkNumbers: bool
+    scheduledAt: ApiDateTime | None
     createdAt: ApiDateTime
     startedAt: ApiDateTime | None
     finishedAt: ApiDateTime | None

@@ -5,9 +5,12 @@ runner (``runner.py``) then hands recipients to the core's send queue."""
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -15,7 +18,7 @@ from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.auth.models import User
-from wagate.campaigns import rendering, templates
+from wagate.campaigns import rendering, templates, timing
 from wagate.campaigns.models import (
     BroadcastContact,
     Campaign,
@@ -26,11 +29,12 @@ from wagate.campaigns.models import (
 from wagate.campaigns.repository import CampaignRepository, ContactRepository
 from wagate.config import Settings
 from wagate.errors import AppError, ErrorCode, not_found
+from wagate.jid import number_of
 from wagate.messages import uploads
 from wagate.messages.media import MediaStore
 from wagate.sessions import lifecycle
 from wagate.storage.base import utcnow
-from wagate.storage.db import AfterCommit, after_commit
+from wagate.storage.db import AfterCommit, Database, after_commit
 
 # Missing-variable problems named in one refusal (the count covers them all).
 MAX_NAMED_PROBLEMS = 20
@@ -57,6 +61,35 @@ async def list_owned(db: AsyncSession, user: User) -> Sequence[Campaign]:
     return await repository.get_all(repository.owned(user.id).order_by(Campaign.created_at))
 
 
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """How a campaign sends: pacing per session, typing, a daily cap, quiet
+    hours in a time zone, a number check first, and when to begin."""
+
+    rate_per_minute: int
+    jitter_seconds: float
+    typing_ms: int = 0
+    daily_cap: int | None = None
+    quiet_start: str | None = None
+    quiet_end: str | None = None
+    time_zone: str = "UTC"
+    check_numbers: bool = False
+    scheduled_at: datetime | None = None
+
+    def validate(self) -> None:
+        try:
+            timing.zone(self.time_zone)
+            if (self.quiet_start is None) != (self.quiet_end is None):
+                raise timing.TimingError("quietStart and quietEnd go together")
+            if self.quiet_start and self.quiet_end:
+                timing.clock(self.quiet_start, "quietStart")
+                timing.clock(self.quiet_end, "quietEnd")
+        except timing.TimingError as exc:
+            raise _validation(str(exc)) from None
+        if self.scheduled_at is not None and self.scheduled_at.tzinfo is None:
+            raise _validation("scheduledAt: must carry a time zone (e.g. 2026-12-02T09:00:00Z)")
+
+
 async def create(
     db: AsyncSession,
     user: User,
@@ -66,9 +99,9 @@ async def create(
     session_refs: Sequence[str],
     contact_ids: Sequence[uuid.UUID] = (),
     tags: Sequence[str] = (),
-    rate_per_minute: int,
-    jitter_seconds: float,
+    delivery: Delivery,
 ) -> Campaign:
+    delivery.validate()
     await templates.get(db, user, template_id)
     if not session_refs:
         raise _validation("sessionIds: at least one sending session is required")
@@ -85,8 +118,15 @@ async def create(
         template_id=template_id,
         session_ids=session_ids,
         audience={"contactIds": [str(i) for i in contact_ids], "tags": list(tags)},
-        rate_per_minute=rate_per_minute,
-        jitter_seconds=jitter_seconds,
+        rate_per_minute=delivery.rate_per_minute,
+        jitter_seconds=delivery.jitter_seconds,
+        typing_ms=delivery.typing_ms,
+        daily_cap=delivery.daily_cap,
+        quiet_start=delivery.quiet_start,
+        quiet_end=delivery.quiet_end,
+        time_zone=delivery.time_zone,
+        check_numbers=delivery.check_numbers,
+        scheduled_at=delivery.scheduled_at,
     )
     return await CampaignRepository(db).create(campaign)
 
@@ -119,7 +159,8 @@ async def start(
     settings: Settings,
     wake: AfterCommit,
 ) -> Campaign:
-    """draft → running: every recipient rendered and stored, or nothing changes."""
+    """draft → running (or scheduled, when its time is still to come): every
+    recipient rendered and stored, or nothing changes."""
     campaign = await get(db, user, campaign_id)
     if campaign.state != CampaignState.DRAFT:
         raise AppError(ErrorCode.CONFLICT, f"Campaign is {campaign.state}; only a draft starts")
@@ -170,8 +211,9 @@ async def start(
             "filename": ref.filename,
         }
     await db.execute(insert(CampaignRecipient), rows)
-    campaign.state = CampaignState.RUNNING
-    campaign.started_at = utcnow()
+    later = campaign.scheduled_at is not None and campaign.scheduled_at > utcnow()
+    campaign.state = CampaignState.SCHEDULED if later else CampaignState.RUNNING
+    campaign.started_at = None if later else utcnow()
     await db.flush()
     after_commit(db, wake)
     return campaign
@@ -181,7 +223,12 @@ _MOVES: dict[str, tuple[tuple[CampaignState, ...], CampaignState]] = {
     "pause": ((CampaignState.RUNNING,), CampaignState.PAUSED),
     "resume": ((CampaignState.PAUSED,), CampaignState.RUNNING),
     "cancel": (
-        (CampaignState.DRAFT, CampaignState.RUNNING, CampaignState.PAUSED),
+        (
+            CampaignState.DRAFT,
+            CampaignState.SCHEDULED,
+            CampaignState.RUNNING,
+            CampaignState.PAUSED,
+        ),
         CampaignState.CANCELLED,
     ),
 }
@@ -214,7 +261,7 @@ async def move(
 
 async def delete(db: AsyncSession, user: User, campaign_id: uuid.UUID) -> None:
     campaign = await get(db, user, campaign_id)
-    if campaign.state in (CampaignState.RUNNING, CampaignState.PAUSED):
+    if campaign.state in (CampaignState.SCHEDULED, CampaignState.RUNNING, CampaignState.PAUSED):
         raise AppError(ErrorCode.CONFLICT, f"Campaign is {campaign.state}; cancel it first")
     await CampaignRepository(db).delete(campaign)
 
@@ -265,6 +312,13 @@ async def progress(db: AsyncSession, campaign: Campaign) -> Progress:
     return progress_of(await CampaignRepository(db).status_counts(campaign.id))
 
 
+def _public(message_status: str | None, recipient_status: str) -> str:
+    """A recipient's status: its message's (``sending`` shows as ``queued``), else its own."""
+    if message_status is None:
+        return recipient_status
+    return "queued" if message_status == "sending" else message_status
+
+
 @dataclass(frozen=True, slots=True)
 class RecipientView:
     recipient: CampaignRecipient
@@ -280,6 +334,48 @@ async def recipients(
     rows = await db.execute(statement.limit(limit).offset(offset))
     views = []
     for recipient, message_status, message_error in rows:
-        status = "queued" if message_status == "sending" else (message_status or recipient.status)
+        status = _public(message_status, recipient.status)
         views.append(RecipientView(recipient, status, message_error or recipient.reason))
     return views
+
+
+RESULTS_BATCH = 1000
+
+
+async def results_csv(
+    db: AsyncSession, database: Database, user: User, campaign_id: uuid.UUID
+) -> AsyncIterator[str]:
+    """The campaign's recipients as CSV (phone, status, reason, message id, session,
+    queued at), checked for ownership now and read in a transaction of its own
+    as the response streams."""
+    campaign = await get(db, user, campaign_id)
+
+    async def rows() -> AsyncIterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["phone", "status", "reason", "message_id", "session_id", "queued_at"])
+        async with database.transaction() as reader:
+            statement = CampaignRepository(reader).recipients_with_status(campaign.id)
+            result = await reader.stream(statement.execution_options(yield_per=500))
+            count = 0
+            async for recipient, message_status, message_error in result:
+                status = _public(message_status, recipient.status)
+                writer.writerow(
+                    [
+                        f"+{number_of(recipient.jid)}",
+                        status,
+                        message_error or recipient.reason or "",
+                        recipient.message_id or "",
+                        recipient.session_id or "",
+                        recipient.queued_at.isoformat() if recipient.queued_at else "",
+                    ]
+                )
+                count += 1
+                if count % RESULTS_BATCH == 0:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+                    reader.expunge_all()
+        yield buffer.getvalue()
+
+    return rows()
