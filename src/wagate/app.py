@@ -19,7 +19,7 @@ from wagate.analytics.router import router as analytics_router
 from wagate.auth import service as auth_service
 from wagate.auth.router import router as auth_router
 from wagate.campaigns import router as campaigns
-from wagate.campaigns.opt_out import OptOutHandler
+from wagate.campaigns.inbound import BroadcastInbound
 from wagate.campaigns.runner import CampaignRunner
 from wagate.config import Settings
 from wagate.dashboard import router as dashboard
@@ -112,7 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 manager.add_engine(create_engine(name, context))
             metrics = app.state.metrics
             InboundHandler(manager, media_store, signal, settings.base_url, metrics).register()
-            OptOutHandler(manager, settings.broadcast_opt_out_words).register()
+            BroadcastInbound(manager, settings.broadcast_opt_out_words).register()
             queue = OutboundQueue(database, manager, media_store, settings, signal, metrics)
 
             app.state.database = database

@@ -66,6 +66,22 @@ async def test_a_campaign_reaches_every_recipient_once_and_tracks_reads(
     assert by_phone[f"+{opted_out_phone}"]["reason"] == "opted out"
     assert {by_phone[f"+{p}"]["status"] for p in phones} == {"read"}
 
+    # A recipient's answer to the session that wrote to it is its reply.
+    replier = phones[0]
+    [received] = await broadcaster.inbox(user, replier)
+    answered = await broadcaster.client.post(
+        f"/sandbox/v1/phones/{replier}/messages",
+        json={"to": received["from"].split("@")[0], "text": "Yes please"},
+        headers=user.headers,
+    )
+    assert answered.status_code == 201, answered.text
+    await broadcaster.wait_for(
+        user, campaign["id"], "the reply", lambda c: c["stats"]["replied"] == 1
+    )
+    replied = {r["phone"]: r for r in await broadcaster.recipients(user, campaign["id"])}
+    assert replied[f"+{replier}"]["repliedAt"] is not None
+    assert replied[f"+{phones[1]}"]["repliedAt"] is None
+
 
 async def test_a_missing_variable_stops_the_start_and_names_the_recipient(
     broadcaster: Broadcaster, user: TestUser, session_tools: Any

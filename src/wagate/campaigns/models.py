@@ -101,6 +101,7 @@ class CampaignRecipient(IdMixin, Base):
         UniqueConstraint("campaign_id", "contact_id", name="uq_campaign_recipients_contact"),
         Index("ix_campaign_recipients_next", "campaign_id", "status", "position"),
         Index("ix_campaign_recipients_message", "session_id", "message_id"),
+        Index("ix_campaign_recipients_reply", "session_id", "jid", "queued_at"),
     )
 
     campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
@@ -117,3 +118,6 @@ class CampaignRecipient(IdMixin, Base):
     )
     message_id: Mapped[str | None] = mapped_column(String(128))
     queued_at: Mapped[datetime | None] = mapped_column()
+    # The recipient's first reply after its message (to the sending session).
+    replied_at: Mapped[datetime | None] = mapped_column()
+    reply_message_id: Mapped[str | None] = mapped_column(String(128))

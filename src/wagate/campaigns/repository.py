@@ -126,4 +126,11 @@ class CampaignRepository(RepositoryBase[Campaign]):
         rows = await self.session.execute(
             select(subquery.c.status, func.count()).group_by(subquery.c.status)
         )
-        return {str(row[0]): int(row[1]) for row in rows}
+        counts = {str(row[0]): int(row[1]) for row in rows}
+        replied = await self.session.scalar(
+            select(func.count()).where(
+                CampaignRecipient.campaign_id == campaign_id,
+                CampaignRecipient.replied_at.is_not(None),
+            )
+        )
+        return counts | {"replied": int(replied or 0)}

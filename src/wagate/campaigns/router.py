@@ -118,6 +118,7 @@ def _campaign(campaign: Campaign, progress: service.Progress) -> CampaignItem:
             read=progress.read,
             failed=progress.failed,
             skipped=progress.skipped,
+            replied=progress.replied,
             deliveryRate=progress.delivery_rate,
             readRate=progress.read_rate,
         ),
@@ -400,6 +401,7 @@ async def list_recipients(
                     sessionId=str(v.recipient.session_id) if v.recipient.session_id else None,
                     messageId=v.recipient.message_id,
                     queuedAt=v.recipient.queued_at,
+                    repliedAt=v.recipient.replied_at,
                 )
                 for v in views
             ]

@@ -128,6 +128,7 @@ class CampaignStats(BaseModel):
     read: int
     failed: int
     skipped: int
+    replied: int
     deliveryRate: float
     readRate: float
 
@@ -168,6 +169,7 @@ class RecipientItem(BaseModel):
     sessionId: str | None
     messageId: str | None
     queuedAt: ApiDateTime | None
+    repliedAt: ApiDateTime | None
 
 
 class RecipientList(BaseModel):

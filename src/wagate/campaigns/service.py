@@ -279,6 +279,7 @@ class Progress:
     read: int
     failed: int
     skipped: int
+    replied: int
 
     @property
     def delivery_rate(self) -> float:
@@ -296,6 +297,7 @@ def progress_of(counts: dict[str, int]) -> Progress:
     def total(*statuses: str) -> int:
         return sum(counts.get(status, 0) for status in statuses)
 
+    replied = counts.pop("replied", 0)
     return Progress(
         total=sum(counts.values()),
         pending=total("pending"),
@@ -305,6 +307,7 @@ def progress_of(counts: dict[str, int]) -> Progress:
         read=total(*_AT_LEAST_READ),
         failed=total("failed"),
         skipped=total("skipped"),
+        replied=replied,
     )
 
 
@@ -353,7 +356,9 @@ async def results_csv(
     async def rows() -> AsyncIterator[str]:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(["phone", "status", "reason", "message_id", "session_id", "queued_at"])
+        writer.writerow(
+            ["phone", "status", "reason", "message_id", "session_id", "queued_at", "replied_at"]
+        )
         async with database.transaction() as reader:
             statement = CampaignRepository(reader).recipients_with_status(campaign.id)
             result = await reader.stream(statement.execution_options(yield_per=500))
@@ -368,6 +373,7 @@ async def results_csv(
                         recipient.message_id or "",
                         recipient.session_id or "",
                         recipient.queued_at.isoformat() if recipient.queued_at else "",
+                        recipient.replied_at.isoformat() if recipient.replied_at else "",
                     ]
                 )
                 count += 1

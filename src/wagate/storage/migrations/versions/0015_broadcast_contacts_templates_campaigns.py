@@ -123,6 +123,8 @@ def upgrade() -> None:
         sa.Column("session_id", sa.Uuid(), nullable=True),
         sa.Column("message_id", sa.String(length=128), nullable=True),
         sa.Column("queued_at", wagate.storage.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("replied_at", wagate.storage.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("reply_message_id", sa.String(length=128), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(
             ["campaign_id"],
@@ -150,12 +152,16 @@ def upgrade() -> None:
             "ix_campaign_recipients_message", ["session_id", "message_id"], unique=False
         )
         batch_op.create_index(
+            "ix_campaign_recipients_reply", ["session_id", "jid", "queued_at"], unique=False
+        )
+        batch_op.create_index(
             "ix_campaign_recipients_next", ["campaign_id", "status", "position"], unique=False
         )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("campaign_recipients", schema=None) as batch_op:
+        batch_op.drop_index("ix_campaign_recipients_reply")
         batch_op.drop_index("ix_campaign_recipients_next")
         batch_op.drop_index("ix_campaign_recipients_message")
 
