@@ -3,12 +3,10 @@ import and export. Services take a DB session and plain values; never commit."""
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, insert, update
 from sqlalchemy.exc import IntegrityError
@@ -16,12 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.auth.models import User
 from wagate.campaigns import phones
-from wagate.campaigns.csv_import import Record, records
+from wagate.campaigns.csv_import import Record, csv_text, records
 from wagate.campaigns.models import BroadcastContact
 from wagate.campaigns.repository import ContactRepository
 from wagate.errors import AppError, ErrorCode, not_found
 from wagate.storage.base import utcnow
 from wagate.storage.db import Database
+
+T = TypeVar("T")
 
 CONTACTS_TABLE = cast(Table, BroadcastContact.__table__)
 PHONE_COLUMNS = {"phone", "phonenumber", "phone_number", "number", "mobile", "whatsapp"}
@@ -316,24 +316,26 @@ async def export_csv(database: Database, user_id: uuid.UUID) -> AsyncIterator[st
             for key in fields or {}:
                 keys.setdefault(key, None)
         columns = list(keys)
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(["phone", "name", "tags", "opted_out", *columns])
-        count = 0
-        async for contact in await db.stream_scalars(statement.execution_options(yield_per=500)):
-            writer.writerow(
-                [
+
+        async def rows() -> AsyncIterator[list[object]]:
+            streamed = await db.stream_scalars(statement.execution_options(yield_per=500))
+            async for index, contact in _counted(streamed):
+                if index % EXPORT_BATCH == 0:
+                    db.expunge_all()  # rows already written need not stay in the session
+                yield [
                     phones.e164(contact.phone),
                     contact.name or "",
                     ",".join(contact.tags or []),
                     "true" if contact.opted_out else "false",
                     *(str((contact.fields or {}).get(key, "")) for key in columns),
                 ]
-            )
-            count += 1
-            if count % EXPORT_BATCH == 0:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-                db.expunge_all()
-        yield buffer.getvalue()
+
+        async for text in csv_text(["phone", "name", "tags", "opted_out", *columns], rows()):
+            yield text
+
+
+async def _counted(items: AsyncIterable[T]) -> AsyncIterator[tuple[int, T]]:
+    index = 0
+    async for item in items:
+        index += 1
+        yield index, item

@@ -1,10 +1,12 @@
-"""Streaming CSV: records split from a byte stream as it arrives (quoted
-fields may span lines), so a large file is never held in memory."""
+"""Streaming CSV both ways: records split from a byte stream as it arrives
+(quoted fields may span lines), and text written a batch at a time, so a
+large file is never held in memory."""
 
 from __future__ import annotations
 
 import codecs
 import csv
+import io
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 
@@ -59,3 +61,21 @@ async def records(chunks: AsyncIterable[bytes], batch: int = 1000) -> AsyncItera
         finish()
     if out:
         yield out
+
+
+async def csv_text(
+    header: list[str], rows: AsyncIterable[list[object]], batch: int = 1000
+) -> AsyncIterator[str]:
+    """CSV text for a streamed response, a batch of rows at a time."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    count = 0
+    async for row in rows:
+        writer.writerow(row)
+        count += 1
+        if count % batch == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()

@@ -200,10 +200,14 @@ async def _csv_chunks(request: Request) -> AsyncIterator[bytes]:
 @router.get("/contacts/export")
 async def export_contacts(request: Request, user: UserByTokenOrKey) -> StreamingResponse:
     database: Database = request.app.state.database
+    return _csv_response(contacts.export_csv(database, user.id), "contacts.csv")
+
+
+def _csv_response(text: AsyncIterator[str], filename: str) -> StreamingResponse:
     return StreamingResponse(
-        contacts.export_csv(database, user.id),
+        text,
         media_type="text/csv; charset=utf-8",
-        headers={"content-disposition": 'attachment; filename="contacts.csv"'},
+        headers={"content-disposition": f'attachment; filename="{filename}"'},
     )
 
 
@@ -414,12 +418,9 @@ async def campaign_results(
     campaign_id: str, request: Request, db: DbSession, user: UserByTokenOrKey
 ) -> StreamingResponse:
     database: Database = request.app.state.database
-    rows = await service.results_csv(db, database, user, parse_id(campaign_id, "Campaign"))
-    return StreamingResponse(
-        rows,
-        media_type="text/csv; charset=utf-8",
-        headers={"content-disposition": f'attachment; filename="campaign-{campaign_id}.csv"'},
-    )
+    found = parse_id(campaign_id, "Campaign")
+    rows = await service.results_csv(db, database, user, found)
+    return _csv_response(rows, f"campaign-{found}.csv")
 
 
 @router.post("/campaigns/{campaign_id}/start")

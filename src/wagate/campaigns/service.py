@@ -5,8 +5,6 @@ runner (``runner.py``) then hands recipients to the core's send queue."""
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -19,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.auth.models import User
 from wagate.campaigns import rendering, templates, timing
+from wagate.campaigns.csv_import import csv_text
 from wagate.campaigns.models import (
     BroadcastContact,
     Campaign,
@@ -342,46 +341,38 @@ async def recipients(
     return views
 
 
-RESULTS_BATCH = 1000
+RESULTS_HEADER = [
+    "phone",
+    "status",
+    "reason",
+    "message_id",
+    "session_id",
+    "queued_at",
+    "replied_at",
+]
 
 
 async def results_csv(
     db: AsyncSession, database: Database, user: User, campaign_id: uuid.UUID
 ) -> AsyncIterator[str]:
-    """The campaign's recipients as CSV (phone, status, reason, message id, session,
-    queued at), checked for ownership now and read in a transaction of its own
-    as the response streams."""
+    """The campaign's recipients as CSV, checked for ownership now and read in a
+    transaction of its own as the response streams."""
     campaign = await get(db, user, campaign_id)
 
-    async def rows() -> AsyncIterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(
-            ["phone", "status", "reason", "message_id", "session_id", "queued_at", "replied_at"]
-        )
+    async def rows() -> AsyncIterator[list[object]]:
         async with database.transaction() as reader:
             statement = CampaignRepository(reader).recipients_with_status(campaign.id)
             result = await reader.stream(statement.execution_options(yield_per=500))
-            count = 0
             async for recipient, message_status, message_error in result:
-                status = _public(message_status, recipient.status)
-                writer.writerow(
-                    [
-                        f"+{number_of(recipient.jid)}",
-                        status,
-                        message_error or recipient.reason or "",
-                        recipient.message_id or "",
-                        recipient.session_id or "",
-                        recipient.queued_at.isoformat() if recipient.queued_at else "",
-                        recipient.replied_at.isoformat() if recipient.replied_at else "",
-                    ]
-                )
-                count += 1
-                if count % RESULTS_BATCH == 0:
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate()
-                    reader.expunge_all()
-        yield buffer.getvalue()
+                yield [
+                    f"+{number_of(recipient.jid)}",
+                    _public(message_status, recipient.status),
+                    message_error or recipient.reason or "",
+                    recipient.message_id or "",
+                    recipient.session_id or "",
+                    recipient.queued_at.isoformat() if recipient.queued_at else "",
+                    recipient.replied_at.isoformat() if recipient.replied_at else "",
+                ]
+                reader.expunge(recipient)
 
-    return rows()
+    return csv_text(RESULTS_HEADER, rows())
