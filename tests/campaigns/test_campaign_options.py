@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -149,3 +150,71 @@ async def test_bad_delivery_options_are_refused(
     ):
         refused = await broadcaster.post(user, "/campaigns", 400, **base, **extra)
         assert words in refused["error"]["message"], refused
+
+
+async def test_session_weights_share_the_round_robin(
+    broadcaster: Broadcaster, user: TestUser, session_tools: Any
+) -> None:
+    heavy = await session_tools.link(user.headers, "Heavy")
+    light = await session_tools.link(user.headers, "Light")
+    numbers = await broadcaster.phones(user, 8)
+    ids = await broadcaster.contacts(user, numbers)
+    template = await broadcaster.post(user, "/templates", 201, name="T", body="Hi {{name}}")
+    campaign = await broadcaster.post(
+        user,
+        "/campaigns",
+        201,
+        name="Weighted",
+        templateId=template["id"],
+        sessionIds=[heavy.session_id, light.session_id],
+        sessionWeights=[3, 1],
+        contactIds=ids,
+        ratePerMinute=0,
+        start=True,
+    )
+    assert campaign["sessionWeights"] == {heavy.session_id: 3, light.session_id: 1}
+    await broadcaster.wait_for(
+        user, campaign["id"], "to complete", lambda c: c["stats"]["sent"] == 8
+    )
+    by_session = Counter(r["sessionId"] for r in await broadcaster.recipients(user, campaign["id"]))
+    assert by_session == {heavy.session_id: 6, light.session_id: 2}
+
+
+async def test_a_csv_file_as_a_drafts_audience(
+    broadcaster: Broadcaster, user: TestUser, session_tools: Any
+) -> None:
+    linked = await session_tools.link(user.headers)
+    numbers = await broadcaster.phones(user, 2)
+    template = await broadcaster.post(user, "/templates", 201, name="T", body="Hi {{name}}")
+    campaign = await broadcaster.post(
+        user,
+        "/campaigns",
+        201,
+        name="From a file",
+        templateId=template["id"],
+        sessionIds=[linked.session_id],
+        tags=["nobody-yet"],
+        ratePerMinute=0,
+    )
+    body = "phone,name\n" + "".join(f"+{n},File {i}\n" for i, n in enumerate(numbers)) + "junk,x\n"
+    added = await broadcaster.client.post(
+        "/api/v1/broadcast/campaigns/audience",
+        params={"campaignId": campaign["id"]},
+        content=body.encode(),
+        headers={**user.headers, "content-type": "text/csv"},
+    )
+    assert added.status_code == 200, added.text
+    assert added.json()["data"]["imported"] == 2 and added.json()["data"]["rejectedCount"] == 1
+    started = await broadcaster.post(user, f"/campaigns/{campaign['id']}/start")
+    assert started["stats"]["total"] == 2
+    await broadcaster.wait_for(
+        user, campaign["id"], "to complete", lambda c: c["stats"]["sent"] == 2
+    )
+    assert [m["text"] for m in await broadcaster.inbox(user, numbers[1])] == ["Hi File 1"]
+    again = await broadcaster.client.post(
+        "/api/v1/broadcast/campaigns/audience",
+        params={"campaignId": campaign["id"]},
+        content=body.encode(),
+        headers={**user.headers, "content-type": "text/csv"},
+    )
+    assert again.status_code == 409, again.text

@@ -65,6 +65,8 @@ class Campaign(IdMixin, TimestampMixin, Base):
         ForeignKey("broadcast_templates.id", ondelete="RESTRICT")
     )
     session_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Each session's share of the round robin ({session id: weight}; 1 when absent).
+    session_weights: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     # {"contactIds": [...], "tags": [...]}: resolved into recipients at the start.
     audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # The template's media, fetched once at the start: a messages MediaRef's fields.

@@ -42,6 +42,8 @@ from wagate.storage.db import Database
 
 PREFIX = f"{API_PREFIX}/broadcast"
 IMPORT_PATH = f"{PREFIX}/contacts/import"
+# A fixed path (the campaign in the query), so the body limit is found by path.
+AUDIENCE_PATH = f"{PREFIX}/campaigns/audience"
 _CHUNK = 64 * 1024
 
 router = APIRouter(prefix=PREFIX, tags=["broadcast"])
@@ -49,7 +51,8 @@ router = APIRouter(prefix=PREFIX, tags=["broadcast"])
 
 def upload_limits(settings: Settings) -> dict[str, int]:
     """The CSV import's own body limit (the default limit is for JSON bodies)."""
-    return {IMPORT_PATH: settings.broadcast_import_max_bytes}
+    limit = settings.broadcast_import_max_bytes
+    return {IMPORT_PATH: limit, AUDIENCE_PATH: limit}
 
 
 def get_runner(request: Request) -> runner.CampaignRunner:
@@ -95,6 +98,7 @@ def _campaign(campaign: Campaign, progress: service.Progress) -> CampaignItem:
         name=campaign.name,
         templateId=str(campaign.template_id),
         sessionIds=list(campaign.session_ids),
+        sessionWeights=dict(campaign.session_weights or {}),
         audience=dict(campaign.audience or {}),
         state=campaign.state,
         ratePerMinute=campaign.rate_per_minute,
@@ -174,13 +178,15 @@ async def import_contacts(
     report = await contacts.import_csv(
         db, user, _csv_chunks(request), region=settings.broadcast_default_region, extra_tags=tag
     )
-    return ok(
-        ImportReportData(
-            imported=report.imported,
-            updated=report.updated,
-            rejectedCount=report.rejected_count,
-            rejected=[RejectedRow(line=r.line, reason=r.reason) for r in report.rejected],
-        )
+    return ok(_report(report))
+
+
+def _report(report: contacts.ImportReport) -> ImportReportData:
+    return ImportReportData(
+        imported=report.imported,
+        updated=report.updated,
+        rejectedCount=report.rejected_count,
+        rejected=[RejectedRow(line=r.line, reason=r.reason) for r in report.rejected],
     )
 
 
@@ -346,6 +352,7 @@ async def create_campaign(
         session_refs=body.sessionIds,
         contact_ids=[parse_id(raw, "Contact") for raw in body.contactIds],
         tags=body.tags,
+        weights=body.sessionWeights,
         delivery=service.Delivery(
             rate_per_minute=(
                 settings.campaign_rate_per_minute
@@ -411,6 +418,25 @@ async def list_recipients(
             ]
         )
     )
+
+
+@router.post("/campaigns/audience")
+async def add_campaign_audience(
+    campaign_id: Annotated[str, Query(alias="campaignId", max_length=64)],
+    request: Request,
+    db: DbSession,
+    user: UserByTokenOrKey,
+    settings: SettingsDep,
+) -> Envelope[ImportReportData]:
+    """A CSV file (as for a contacts import) added to a draft's audience."""
+    report = await service.add_csv_audience(
+        db,
+        user,
+        parse_id(campaign_id, "Campaign"),
+        _csv_chunks(request),
+        region=settings.broadcast_default_region,
+    )
+    return ok(_report(report))
 
 
 @router.get("/campaigns/{campaign_id}/results.csv")

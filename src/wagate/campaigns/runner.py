@@ -159,18 +159,20 @@ class CampaignRunner:
             delay = min(delay, wait)
             if room:
                 rooms[session.id] = room
-        # Round robin: one recipient per session in turn while each has room.
+        # Weighted round robin: each session takes its weight in turn while it has room.
         queue = list(pending)
+        weights = campaign.session_weights or {}
         while queue and rooms:
             for session in sessions:
-                if not queue or rooms.get(session.id, 0) == 0:
-                    continue
-                await self._hand_over(db, campaign, session, queue.pop(0))
-                rooms[session.id] -= 1
-                if rooms[session.id] == 0:
-                    del rooms[session.id]
-                if campaign.rate_per_minute:
-                    delay = min(delay, self._interval(campaign, session.id))
+                for _ in range(max(int(weights.get(str(session.id), 1)), 1)):
+                    if not queue or rooms.get(session.id, 0) == 0:
+                        break
+                    await self._hand_over(db, campaign, session, queue.pop(0))
+                    rooms[session.id] -= 1
+                    if rooms[session.id] == 0:
+                        del rooms[session.id]
+                    if campaign.rate_per_minute:
+                        delay = min(delay, self._interval(campaign, session.id))
         return delay
 
     async def _connected(self, db: AsyncSession, campaign: Campaign) -> list[WhatsAppSession]:

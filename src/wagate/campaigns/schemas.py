@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -105,6 +105,10 @@ class CreateCampaignRequest(RequestModel):
     name: str = Field(min_length=1, max_length=200)
     templateId: str
     sessionIds: list[str] = Field(min_length=1, max_length=50)
+    # Each session's share of the round robin, in sessionIds' order (default: equal).
+    sessionWeights: list[Annotated[int, Field(ge=1, le=100)]] = Field(
+        default_factory=list, max_length=50
+    )
     contactIds: list[str] = Field(default_factory=list, max_length=100_000)
     tags: list[str] = Field(default_factory=list, max_length=50)
     ratePerMinute: int | None = Field(default=None, ge=0, le=6000)
@@ -138,6 +142,7 @@ class CampaignItem(BaseModel):
     name: str
     templateId: str
     sessionIds: list[str]
+    sessionWeights: dict[str, int]
     audience: dict[str, Any]
     state: str
     ratePerMinute: int

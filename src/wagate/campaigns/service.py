@@ -6,7 +6,7 @@ runner (``runner.py``) then hands recipients to the core's send queue."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,7 +16,7 @@ from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.auth.models import User
-from wagate.campaigns import rendering, templates, timing
+from wagate.campaigns import contacts, rendering, templates, timing
 from wagate.campaigns.csv_import import csv_text
 from wagate.campaigns.models import (
     BroadcastContact,
@@ -98,17 +98,24 @@ async def create(
     session_refs: Sequence[str],
     contact_ids: Sequence[uuid.UUID] = (),
     tags: Sequence[str] = (),
+    weights: Sequence[int] = (),
     delivery: Delivery,
 ) -> Campaign:
+    """``weights``: each session's share of the round robin, in ``session_refs``'
+    order (all 1 when empty)."""
     delivery.validate()
     await templates.get(db, user, template_id)
     if not session_refs:
         raise _validation("sessionIds: at least one sending session is required")
+    if weights and len(weights) != len(session_refs):
+        raise _validation("sessionWeights: one weight per session in sessionIds")
     session_ids: list[str] = []
-    for ref in session_refs:
+    session_weights: dict[str, int] = {}
+    for index, ref in enumerate(session_refs):
         session = await lifecycle.find(db, user, ref)
         if str(session.id) not in session_ids:
             session_ids.append(str(session.id))
+            session_weights[str(session.id)] = weights[index] if weights else 1
     if not contact_ids and not tags:
         raise _validation("an audience is required: contactIds and/or tags")
     campaign = Campaign(
@@ -116,6 +123,7 @@ async def create(
         name=name,
         template_id=template_id,
         session_ids=session_ids,
+        session_weights=session_weights,
         audience={"contactIds": [str(i) for i in contact_ids], "tags": list(tags)},
         rate_per_minute=delivery.rate_per_minute,
         jitter_seconds=delivery.jitter_seconds,
@@ -128,6 +136,30 @@ async def create(
         scheduled_at=delivery.scheduled_at,
     )
     return await CampaignRepository(db).create(campaign)
+
+
+async def add_csv_audience(
+    db: AsyncSession,
+    user: User,
+    campaign_id: uuid.UUID,
+    chunks: AsyncIterable[bytes],
+    *,
+    region: str,
+) -> contacts.ImportReport:
+    """A CSV file as (part of) a draft's audience: its rows are imported as the
+    user's contacts, tagged ``campaign-<id>``, and that tag joins the audience."""
+    campaign = await get(db, user, campaign_id)
+    if campaign.state != CampaignState.DRAFT:
+        raise AppError(
+            ErrorCode.CONFLICT, f"Campaign is {campaign.state}; only a draft's audience changes"
+        )
+    tag = f"campaign-{campaign.id.hex[:12]}"
+    report = await contacts.import_csv(db, user, chunks, region=region, extra_tags=[tag])
+    tags = list(campaign.audience.get("tags") or [])
+    if tag not in tags:
+        campaign.audience = {**campaign.audience, "tags": [*tags, tag]}
+    await db.flush()
+    return report
 
 
 async def _audience(db: AsyncSession, user: User, campaign: Campaign) -> list[BroadcastContact]:

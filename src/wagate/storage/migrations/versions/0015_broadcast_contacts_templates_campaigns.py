@@ -79,6 +79,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("template_id", sa.Uuid(), nullable=False),
         sa.Column("session_ids", sa.JSON(), nullable=False),
+        sa.Column("session_weights", sa.JSON(), nullable=False),
         sa.Column("audience", sa.JSON(), nullable=False),
         sa.Column("media", sa.JSON(), nullable=True),
         sa.Column("state", sa.String(length=12), nullable=False),
