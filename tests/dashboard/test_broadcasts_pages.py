@@ -38,6 +38,23 @@ async def test_import_template_campaign_and_live_progress(
     assert "Imported 3, updated 0, rejected 0" in page.text
     assert f"+{phones[0]}" in page.text
 
+    # The editor's live preview, as its script calls it.
+    preview_headers = {"x-csrf-token": csrf, "accept": "application/json"}
+    preview = await client.post(
+        "/dashboard/broadcasts/templates/preview",
+        data={"body": "Hi {{name}}, spring is here"},
+        headers=preview_headers,
+    )
+    assert preview.status_code == 200, preview.text
+    assert preview.json() == {"text": "Hi Friend 0, spring is here"}
+    missing = await client.post(
+        "/dashboard/broadcasts/templates/preview",
+        data={"body": "Hi {{name}} in {{city}}"},
+        headers=preview_headers,
+    )
+    assert missing.status_code == 400
+    assert missing.json()["error"]["message"] == "Missing template variable: city"
+
     saved = await client.post(
         "/dashboard/broadcasts/templates",
         data={"csrf_token": csrf, "name": "Spring", "body": "Hi {{name}}, spring is here"},

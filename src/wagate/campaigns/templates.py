@@ -106,9 +106,11 @@ async def preview(
     body: str | None = None,
     contact_id: uuid.UUID | None = None,
     variables: dict[str, Any] | None = None,
+    first_contact: bool = False,
 ) -> str:
     """A template (stored, or a body being written) rendered for one contact
-    and/or explicit variables."""
+    (``first_contact``: the user's first, when they have any) and/or explicit
+    variables."""
     defaults: dict[str, Any] = {}
     if template_id is not None:
         template = await get(db, user, template_id)
@@ -116,7 +118,12 @@ async def preview(
     if body is None:
         raise _validation("body or a template is required")
     values: dict[str, Any] = {}
+    contact = None
     if contact_id is not None:
         contact = await contacts.get(db, user, contact_id)
+    elif first_contact:
+        found, _ = await contacts.page(db, user, limit=1)
+        contact = found[0] if found else None
+    if contact is not None:
         values = rendering.variables_for(contact.name, contact.phone, contact.fields, {})
     return render_for(body, defaults, {**values, **(variables or {})})

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter, Depends, Form, Request, Response, UploadFile
+from fastapi.responses import JSONResponse
 
 from wagate.auth.models import User
 from wagate.campaigns import contacts, service, templates
@@ -85,6 +86,27 @@ async def create_template(
 ) -> Response:
     await templates.create(db, user, name=name, body=body)
     return redirect(request, PREFIX, f"Template {name} saved")
+
+
+@router.post("/templates/preview")
+async def preview_template(
+    db: DbSession,
+    user: PageUser,
+    body: Annotated[str, Form(max_length=4096)] = "",
+    contact_id: Annotated[str, Form(max_length=64)] = "",
+) -> JSONResponse:
+    """The editor's live preview: the text as a contact (the first one when
+    none is named) would get it; a missing variable is the error it names."""
+    if not body.strip():
+        return JSONResponse({"text": ""})
+    text = await templates.preview(
+        db,
+        user,
+        body=body,
+        contact_id=parse_id(contact_id, "Contact") if contact_id else None,
+        first_contact=not contact_id,
+    )
+    return JSONResponse({"text": text})
 
 
 @router.post("/campaigns")
