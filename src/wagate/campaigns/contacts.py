@@ -135,7 +135,7 @@ async def page(
     repository = ContactRepository(db)
     statement = repository.filtered(user.id, tags=clean_tags(tags), search=search)
     total = await repository.count(statement)
-    ordered = statement.order_by(BroadcastContact.created_at, BroadcastContact.id)
+    ordered = statement.order_by(*ContactRepository.ORDER)
     return await repository.get_all(ordered.limit(limit).offset(offset)), total
 
 
@@ -308,7 +308,7 @@ async def export_csv(database: Database, user_id: uuid.UUID) -> AsyncIterator[st
     """The user's contacts as CSV text, read in its own transaction as it streams:
     phone (+E.164), name, tags, opted_out, then each custom field."""
     async with database.transaction() as db:
-        statement = ContactRepository(db).owned(user_id).order_by(BroadcastContact.created_at)
+        statement = ContactRepository(db).owned(user_id).order_by(*ContactRepository.ORDER)
         keys: dict[str, None] = {}
         async for fields in await db.stream_scalars(
             statement.with_only_columns(BroadcastContact.fields)

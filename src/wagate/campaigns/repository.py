@@ -26,6 +26,9 @@ def _has_tag(tag: str) -> Any:
 class ContactRepository(RepositoryBase[BroadcastContact]):
     model = BroadcastContact
 
+    # Oldest first; a file's rows share one time, so their numbers break the tie.
+    ORDER = (BroadcastContact.created_at, BroadcastContact.phone)
+
     def owned(self, user_id: uuid.UUID) -> Select[BroadcastContact]:
         return select(BroadcastContact).where(BroadcastContact.user_id == user_id)
 

@@ -167,7 +167,7 @@ async def _audience(db: AsyncSession, user: User, campaign: Campaign) -> list[Br
     found: dict[uuid.UUID, BroadcastContact] = {}
     tags = campaign.audience.get("tags") or []
     if tags:
-        statement = repository.filtered(user.id, tags=tags).order_by(BroadcastContact.created_at)
+        statement = repository.filtered(user.id, tags=tags).order_by(*ContactRepository.ORDER)
         for contact in await repository.get_all(statement):
             found.setdefault(contact.id, contact)
     for raw in campaign.audience.get("contactIds") or []:
