@@ -104,8 +104,23 @@ class CampaignRepository(RepositoryBase[Campaign]):
             )
             .order_by(CampaignRecipient.position)
             .limit(limit)
+            # Another gateway process's runner skips rows this one is handing over
+            # (PostgreSQL; SQLite has one writer at a time anyway).
+            .with_for_update(skip_locked=True)
         )
         return result.scalars().all()
+
+    async def pending_count(self, campaign_id: uuid.UUID) -> int:
+        """Pending recipients, those another runner holds included."""
+        return int(
+            await self.session.scalar(
+                select(func.count()).where(
+                    CampaignRecipient.campaign_id == campaign_id,
+                    CampaignRecipient.status == "pending",
+                )
+            )
+            or 0
+        )
 
     def recipients_with_status(
         self, campaign_id: uuid.UUID

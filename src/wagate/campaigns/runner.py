@@ -148,6 +148,8 @@ class CampaignRunner:
         repository = CampaignRepository(db)
         pending = await repository.next_pending(campaign.id, self.settings.campaign_window * 10)
         if not pending:
+            if await repository.pending_count(campaign.id):
+                return IDLE_SECONDS  # held by another gateway process's runner
             campaign.state = CampaignState.COMPLETED
             campaign.finished_at = utcnow()
             return IDLE_SECONDS
