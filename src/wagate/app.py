@@ -19,6 +19,9 @@ from wagate.analytics.router import router as analytics_router
 from wagate.auth import service as auth_service
 from wagate.auth.admin_router import router as admin_router
 from wagate.auth.router import router as auth_router
+from wagate.campaigns import router as campaigns
+from wagate.campaigns.inbound import BroadcastInbound
+from wagate.campaigns.runner import CampaignRunner
 from wagate.config import Settings
 from wagate.dashboard import router as dashboard
 from wagate.engines.base import EngineContext
@@ -26,6 +29,7 @@ from wagate.engines.registry import create_engine
 from wagate.errors import install_error_handlers
 from wagate.events.service import OutboxSignal
 from wagate.faces import MOUNTED as FACES
+from wagate.faces.broadcaster.router import router as broadcaster_router
 from wagate.faces.channels.client_script import router as socketio_client_router
 from wagate.faces.channels.router import router as channels_router
 from wagate.faces.channels.socket import ChannelSocket
@@ -114,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 manager.add_engine(create_engine(name, context, hosted=hosted))
             metrics = app.state.metrics
             InboundHandler(manager, media_store, signal, settings.base_url, metrics).register()
+            BroadcastInbound(manager, settings.broadcast_opt_out_words).register()
             queue = OutboundQueue(database, manager, media_store, settings, signal, metrics)
 
             app.state.database = database
@@ -129,6 +134,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await manager.start()
             stack.push_async_callback(queue.close)
             await queue.start()
+            campaign_runner = CampaignRunner(database, manager, queue, settings, signal)
+            app.state.campaign_runner = campaign_runner
+            stack.push_async_callback(campaign_runner.close)
+            await campaign_runner.start()
             dispatcher = WebhookDispatcher(database, settings, signal, metrics=metrics)
             app.state.webhook_dispatcher = dispatcher
             stack.push_async_callback(dispatcher.close)
@@ -164,7 +173,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(JsonBodyMiddleware, faces=FACES)
     app.add_middleware(
         UploadLimitMiddleware,
-        limits={**upload_limits(settings), **dashboard.upload_limits(settings)},
+        limits={
+            **upload_limits(settings),
+            **dashboard.upload_limits(settings),
+            **campaigns.upload_limits(settings),
+        },
         default_limit=DEFAULT_BODY_LIMIT,
         json_limits=base64_limits(settings),
     )
@@ -189,11 +202,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     routers = [health_router, auth_router, sessions_router, send_router, messages_router]
-    routers += [webhooks_router, live_router]
+    routers += [webhooks_router, live_router, campaigns.router]
     routers += [analytics_router, metrics_router, admin_router]
     # After the native face, whose /api/v1 paths the multi-session face's /api never takes.
     routers += [multisession_router, multisession_ws_router]
     routers += [channels_router]
+    # The broadcaster face: /api/v1/whatsapp, its own error shape (faces/broadcaster).
+    routers += [broadcaster_router]
     if "sandbox" in settings.engines:
         routers.append(sandbox_router)
     # Before the dashboard's pages, whose catch-all would otherwise answer for its files.

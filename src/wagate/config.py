@@ -64,6 +64,18 @@ class Settings(BaseSettings):
 
     send_wait_seconds: float = Field(default=5.0, ge=0)
     send_rate_per_minute: int = Field(default=0, ge=0)
+    # Broadcasts (campaigns/): numbers without "+" are read in this region
+    # (an ISO 3166 code for ``phonenumbers``); the words that opt a sender out.
+    broadcast_default_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
+    broadcast_opt_out_words: str = "STOP"
+    broadcast_import_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    # Each campaign's default pacing per sending session (0: no pacing).
+    campaign_rate_per_minute: int = Field(default=20, ge=0)
+    campaign_jitter_seconds: float = Field(default=3.0, ge=0)
+    # Campaign messages a session may have waiting in its send queue at once.
+    campaign_window: int = Field(default=20, ge=1)
+    # How long the broadcaster face's start-session waits for the first QR code.
+    broadcaster_qr_wait_seconds: float = Field(default=30.0, ge=0)
     max_image_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
     max_video_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
     max_audio_bytes: int = Field(default=16 * 1024 * 1024, gt=0)

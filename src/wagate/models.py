@@ -2,6 +2,12 @@
 
 from wagate.analytics.models import ActivityLog, UsageCounter
 from wagate.auth.models import ApiKey, User
+from wagate.campaigns.models import (
+    BroadcastContact,
+    Campaign,
+    CampaignRecipient,
+    MessageTemplate,
+)
 from wagate.events.models import OutboxEvent
 from wagate.messages.models import Chat, Contact, Message, MessageStatusChange
 from wagate.sandbox_api.models import SandboxPhoneOwner
@@ -11,10 +17,14 @@ from wagate.webhooks.models import RelayCursor, Webhook, WebhookAttempt, Webhook
 __all__ = [
     "ActivityLog",
     "ApiKey",
+    "BroadcastContact",
+    "Campaign",
+    "CampaignRecipient",
     "Chat",
     "Contact",
     "Message",
     "MessageStatusChange",
+    "MessageTemplate",
     "OutboxEvent",
     "RelayCursor",
     "SandboxPhoneOwner",

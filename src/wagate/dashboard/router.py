@@ -9,6 +9,7 @@ from wagate.config import Settings
 from wagate.dashboard import (
     analytics_pages,
     auth_pages,
+    broadcasts_pages,
     keys_pages,
     messages_pages,
     sandbox_pages,
@@ -43,6 +44,7 @@ for _pages in (
     sessions_pages,
     messages_pages,
     webhooks_pages,
+    broadcasts_pages,
     keys_pages,
     analytics_pages,
     sandbox_pages,
@@ -64,4 +66,7 @@ router.include_router(_fallback)
 def upload_limits(settings: Settings) -> dict[str, int]:
     """The composer's body limit: the largest file any kind of message may carry."""
     largest = max(settings.max_media_bytes(kind) for kind in _MEDIA_KINDS)
-    return {messages_pages.SEND_PATH: largest + _FORM_OVERHEAD}
+    return {
+        messages_pages.SEND_PATH: largest + _FORM_OVERHEAD,
+        broadcasts_pages.IMPORT_PATH: settings.broadcast_import_max_bytes + _FORM_OVERHEAD,
+    }

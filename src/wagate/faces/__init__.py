@@ -8,10 +8,11 @@ router, shapes and state map. ``docs/compat.md`` describes each.
 from __future__ import annotations
 
 from wagate.faces.base import Face, Faces
+from wagate.faces.broadcaster.face import BROADCASTER
 from wagate.faces.channels.face import CHANNELS
 from wagate.faces.multisession.face import MULTISESSION
 from wagate.faces.native import NATIVE
 
 __all__ = ["MOUNTED", "Face", "Faces"]
 
-MOUNTED = Faces([NATIVE, MULTISESSION, CHANNELS])
+MOUNTED = Faces([NATIVE, MULTISESSION, CHANNELS, BROADCASTER])

@@ -92,7 +92,7 @@ class SessionManager:
         # Sessions a person is stopping, logging out or deleting: the engine's
         # own reports of that are not news.
         self._quiet: set[uuid.UUID] = set()
-        self._handlers: dict[type[Any], EventHandler] = {}
+        self._handlers: defaultdict[type[Any], list[EventHandler]] = defaultdict(list)
         self._connected_hooks: list[ConnectedHook] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._keepalive: asyncio.Task[None] | None = None
@@ -116,7 +116,8 @@ class SessionManager:
             ) from None
 
     def on_event(self, event_type: type[Any], handler: EventHandler) -> None:
-        self._handlers[event_type] = handler
+        """Handlers of one event type run in the order they registered."""
+        self._handlers[event_type].append(handler)
 
     def on_connected(self, hook: ConnectedHook) -> None:
         self._connected_hooks.append(hook)
@@ -339,8 +340,7 @@ class SessionManager:
                     db, session, SessionState.FAILED, reason=reason, detail=detail, signal=signal
                 )
             case _:
-                handler = self._handlers.get(type(event))
-                if handler is not None:
+                for handler in self._handlers.get(type(event), ()):
                     await handler(db, session, event)
 
     # -- reconnecting -------------------------------------------------------

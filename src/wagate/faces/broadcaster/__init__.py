@@ -1,0 +1,1 @@
+"""The broadcaster's WhatsApp API (``../shared/seeds/broadcaster-quick-reference.md``)."""
