@@ -4,6 +4,7 @@ resume, missing variables named before anything starts."""
 
 from __future__ import annotations
 
+import asyncio
 from itertools import pairwise
 from typing import Any
 
@@ -235,3 +236,57 @@ async def test_another_users_campaigns_are_not_found(
             "/api/v1/broadcast/campaigns", json={"name": "N", **body}, headers=other.headers
         )
         assert response.status_code == 404, response.text
+
+
+async def test_two_hundred_phones_across_two_sessions_get_exactly_one_message_each(
+    broadcaster: Broadcaster, user: TestUser, session_tools: Any
+) -> None:
+    first = await session_tools.link(user.headers, "Shop A")
+    second = await session_tools.link(user.headers, "Shop B")
+    numbers = [f"1555{index:07d}" for index in range(3_000_000, 3_000_200)]
+    created = await asyncio.gather(
+        *(
+            broadcaster.client.post(
+                "/sandbox/v1/phones", json={"phone": number}, headers=user.headers
+            )
+            for number in numbers
+        )
+    )
+    assert {response.status_code for response in created} == {201}
+    rows = "".join(f"+{number},Friend {index},big\n" for index, number in enumerate(numbers))
+    imported = await broadcaster.client.post(
+        "/api/v1/broadcast/contacts/import",
+        content=f"phone,name,tags\n{rows}",
+        headers={**user.headers, "content-type": "text/csv"},
+    )
+    assert imported.status_code == 200, imported.text
+    assert imported.json()["data"]["imported"] == 200
+    template = await broadcaster.post(
+        user, "/templates", 201, name="Big", body="Hello {{name}}, number {{phone}}"
+    )
+    campaign = await broadcaster.post(
+        user,
+        "/campaigns",
+        201,
+        name="Two hundred",
+        templateId=template["id"],
+        sessionIds=[first.session_id, second.session_id],
+        tags=["big"],
+        ratePerMinute=0,
+        start=True,
+    )
+    assert campaign["stats"]["total"] == 200
+
+    await broadcaster.wait_for(
+        user, campaign["id"], "to deliver to all 200", lambda c: c["stats"]["delivered"] >= 200
+    )
+    done = await broadcaster.campaign(user, campaign["id"])
+    assert done["state"] == "completed"
+    assert done["stats"]["failed"] == 0 and done["stats"]["skipped"] == 0
+
+    senders: set[str] = set()
+    for index, number in enumerate(numbers):
+        received = await broadcaster.inbox(user, number)
+        assert [m["text"] for m in received] == [f"Hello Friend {index}, number +{number}"], number
+        senders.add(received[0]["from"].split("@")[0])
+    assert senders == {first.phone, second.phone}

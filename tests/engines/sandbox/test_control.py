@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import pytest
 
 from wagate.engines.base import GroupUpdateEvent, LoggedOutEvent, MessageEvent, QrCodeEvent
@@ -136,3 +139,18 @@ async def test_contact_reaction_and_quote_travel_to_the_session(gateway: EngineH
         "👍",
     )
     assert quote.quoted_message_id == sent["messageId"]
+
+
+async def test_phones_created_at_once_share_the_state_writes(gateway: EngineHarness) -> None:
+    """Each create is on disk when it answers (a ``kill -9`` keeps it), yet creates
+    that arrive together share whole-state writes instead of queueing one each."""
+    network = gateway.engine.network
+    assert network is not None
+    writes_before = network.store.writes
+    numbers = [f"1555700{index:04d}" for index in range(300)]
+    await asyncio.gather(*(gateway.control.create_phone(number) for number in numbers))
+
+    on_disk = json.loads(network.store.state_path.read_text(encoding="utf-8"))
+    assert {phone["number"] for phone in on_disk["phones"]} >= set(numbers)
+    writes = network.store.writes - writes_before
+    assert 1 <= writes < 30, f"{writes} whole-state writes for 300 phones"
