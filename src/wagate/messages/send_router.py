@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
@@ -31,7 +32,6 @@ from wagate.messages.schemas import (
     SendTextRequest,
 )
 from wagate.messages.service import OutgoingSpec
-from wagate.net.policy import url_reach_of
 from wagate.responses import DeferredJSONResponse
 from wagate.schemas import API_PREFIX
 
@@ -158,22 +158,23 @@ async def _media_spec(
         body = _validate(SendMediaJson, fields)
         media_input = await uploads.from_upload(store, upload, kind=kind, settings=settings)
         filename = body.filename or upload.filename
+        media = uploads.checked_media(replace(media_input, filename=filename), kind=kind)
     else:
         try:
             raw = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise AppError(ErrorCode.VALIDATION_ERROR, "Request body is not valid JSON") from exc
         body = _validate(SendMediaJson, raw)
-        filename = body.filename
         if body.mediaUrl:
-            media_input = await uploads.from_url(
+            media = await uploads.media_from_url(
+                db,
                 store,
                 request.app.state.http_clients,
+                owner_id,
                 body.mediaUrl,
                 kind=kind,
-                filename=filename,
+                filename=body.filename,
                 settings=settings,
-                reach=await url_reach_of(db, settings, owner_id),
             )
         elif body.media:
             media_input = await uploads.from_base64(
@@ -181,17 +182,15 @@ async def _media_spec(
                 body.media,
                 kind=kind,
                 mimetype=body.mimetype,
-                filename=filename,
+                filename=body.filename,
                 settings=settings,
             )
+            media = uploads.checked_media(media_input, kind=kind)
         else:
             raise AppError(
                 ErrorCode.VALIDATION_ERROR,
                 f"{field}: send a file (multipart), mediaUrl, or media (base64) with mimetype",
             )
-    media = uploads.checked_media(
-        uploads.MediaInput(media_input.stored, media_input.declared_mimetype, filename), kind=kind
-    )
     return OutgoingSpec(
         kind=kind,  # type: ignore[arg-type]
         to=parse_to(body.to),

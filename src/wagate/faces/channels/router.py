@@ -38,7 +38,6 @@ from wagate.faces.channels.states import ACTIVE, CONNECTING
 from wagate.jid import InvalidJidError, normalize_number, to_jid
 from wagate.messages import sending, uploads
 from wagate.messages.service import OutgoingSpec
-from wagate.net.policy import url_reach_of
 from wagate.responses import DeferredJSONResponse
 from wagate.sessions import lifecycle
 from wagate.sessions import service as sessions_service
@@ -203,18 +202,15 @@ async def send_media(
 ) -> DeferredJSONResponse:
     """``mediaUrl`` is fetched through the SSRF guard (as the native face's)."""
     to = _recipient(body.to)
-    fetched = await uploads.from_url(
+    media = await uploads.media_from_url(
+        db,
         request.app.state.media_store,
         request.app.state.http_clients,
+        channel.user_id,
         body.mediaUrl,
         kind=body.mediaType,
         filename=body.fileName,
         settings=settings,
-        reach=await url_reach_of(db, settings, channel.user_id),
-    )
-    media = uploads.checked_media(
-        uploads.MediaInput(fetched.stored, fetched.declared_mimetype, body.fileName),
-        kind=body.mediaType,
     )
     spec = OutgoingSpec(kind=body.mediaType, to=to, caption=body.caption or None, media=media)
     submitted = await sending.submit(db, manager, queue, channel, spec, require_connected=True)
