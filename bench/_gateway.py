@@ -226,6 +226,16 @@ async def link_session(
     return {"sessionId": session["sessionId"], "apiKey": session["apiKey"]}
 
 
+async def session_keys(gateway_url: str, sessions: int, customer: str) -> list[dict[str, str]]:
+    """The key headers of ``sessions`` linked sessions, and a sandbox phone ``customer``
+    for them to send to."""
+    async with httpx.AsyncClient(base_url=gateway_url, timeout=60) as http:
+        auth = await login(http)
+        linked = [await link_session(http, auth, f"1555999{n:04d}") for n in range(sessions)]
+        await http.post("/sandbox/v1/phones", json={"phone": customer}, headers=auth)
+    return [{"x-api-key": s["apiKey"]} for s in linked]
+
+
 @asynccontextmanager
 async def sandbox_process(data_dir: Path) -> AsyncIterator[tuple[str, RemoteControl]]:
     """A sandbox network in a process of its own (``python -m wagate.engines.sandbox``),
