@@ -46,11 +46,6 @@ async def phone_sends(
     return message_id
 
 
-@pytest.fixture
-async def linked(user: Any, session_tools: Any) -> Any:
-    return await session_tools.link(user.headers)
-
-
 async def test_every_kind_arrives_in_history_and_the_outbox(
     client: httpx.AsyncClient,
     app: FastAPI,
