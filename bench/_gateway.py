@@ -29,6 +29,7 @@ ADMIN_PASSWORD = "bench-admin-pass"  # noqa: S105  (a throwaway server in a temp
 
 
 def free_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
