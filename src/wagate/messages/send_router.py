@@ -22,7 +22,8 @@ from starlette.datastructures import UploadFile
 from wagate.deps import ApiSession, DbSession, Manager, Queue, SettingsDep
 from wagate.engines.base import ContactCard, Location, Reaction
 from wagate.errors import AppError, ErrorCode
-from wagate.jid import InvalidJidError, normalize_number, to_jid
+from wagate.fields import jid_field
+from wagate.jid import InvalidJidError, normalize_number
 from wagate.messages import sending, service, uploads
 from wagate.messages.schemas import (
     SendContactRequest,
@@ -55,13 +56,6 @@ def answer(submitted: sending.Submitted) -> DeferredJSONResponse:
         return {"success": True, "data": {"messageId": submitted.message_id, "status": status}}
 
     return DeferredJSONResponse(body)
-
-
-def parse_to(value: str) -> str:
-    try:
-        return to_jid(value)
-    except InvalidJidError as exc:
-        raise AppError(ErrorCode.VALIDATION_ERROR, f"to: {exc}") from exc
 
 
 class Sender:
@@ -106,7 +100,7 @@ async def send_text(
 ) -> DeferredJSONResponse:
     spec = OutgoingSpec(
         kind="text",
-        to=parse_to(body.to),
+        to=jid_field(body.to, "to"),
         text=body.text,
         quoted_message_id=body.quotedMessageId,
         typing_delay_ms=body.typingDelay,
@@ -193,7 +187,7 @@ async def _media_spec(
             )
     return OutgoingSpec(
         kind=kind,  # type: ignore[arg-type]
-        to=parse_to(body.to),
+        to=jid_field(body.to, "to"),
         caption=body.caption or None,
         media=media,
         voice_note=kind == "audio" and body.voiceNote,
@@ -222,7 +216,7 @@ async def send_location(
 ) -> DeferredJSONResponse:
     spec = OutgoingSpec(
         kind="location",
-        to=parse_to(body.to),
+        to=jid_field(body.to, "to"),
         location=Location(body.latitude, body.longitude, body.name, body.address),
         quoted_message_id=body.quotedMessageId,
     )
@@ -251,7 +245,7 @@ async def send_contact(
         raise AppError(ErrorCode.VALIDATION_ERROR, f"contact.phone: {exc}") from exc
     spec = OutgoingSpec(
         kind="contact",
-        to=parse_to(body.to),
+        to=jid_field(body.to, "to"),
         contact=ContactCard(display_name=body.contact.name, vcard=vcard),
         quoted_message_id=body.quotedMessageId,
     )
@@ -263,7 +257,7 @@ async def send_reaction(
     body: SendReactionRequest,
     sender: SenderDep,
 ) -> DeferredJSONResponse:
-    to = parse_to(body.to)
+    to = jid_field(body.to, "to")
     target = await service.get_message(sender.db, sender.session.id, body.messageId)
     spec = OutgoingSpec(
         kind="reaction",

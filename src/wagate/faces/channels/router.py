@@ -35,7 +35,8 @@ from wagate.faces.channels.schemas import (
     status_of,
 )
 from wagate.faces.channels.states import ACTIVE, CONNECTING
-from wagate.jid import InvalidJidError, normalize_number, to_jid
+from wagate.fields import jid_field
+from wagate.jid import InvalidJidError, normalize_number
 from wagate.messages import sending, uploads
 from wagate.messages.service import OutgoingSpec
 from wagate.responses import DeferredJSONResponse
@@ -150,13 +151,6 @@ async def pairing_code(
     )
 
 
-def _recipient(value: str) -> str:
-    try:
-        return to_jid(value)
-    except InvalidJidError as exc:
-        raise AppError(ErrorCode.VALIDATION_ERROR, f"to: {exc}") from exc
-
-
 def _sent(submitted: sending.Submitted, to: str, kind: str) -> DeferredJSONResponse:
     """Answered after the commit, once the engine acked (or the wait ran out)."""
 
@@ -185,7 +179,7 @@ async def send_text(
     queue: Queue,
 ) -> DeferredJSONResponse:
     """Only from an ``active`` channel, as the seed's troubleshooting says."""
-    spec = OutgoingSpec(kind="text", to=_recipient(body.to), text=body.message)
+    spec = OutgoingSpec(kind="text", to=jid_field(body.to, "to"), text=body.message)
     submitted = await sending.submit(db, manager, queue, channel, spec, require_connected=True)
     return _sent(submitted, body.to, body.type)
 
@@ -201,7 +195,7 @@ async def send_media(
     settings: SettingsDep,
 ) -> DeferredJSONResponse:
     """``mediaUrl`` is fetched through the SSRF guard (as the native face's)."""
-    to = _recipient(body.to)
+    to = jid_field(body.to, "to")
     media = await uploads.media_from_url(
         db,
         request.app.state.media_store,
