@@ -29,6 +29,7 @@ ADMIN_PASSWORD = "bench-admin-pass"  # noqa: S105  (a throwaway server in a temp
 
 
 def free_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -224,6 +225,16 @@ async def link_session(
 
     await poll(connected)
     return {"sessionId": session["sessionId"], "apiKey": session["apiKey"]}
+
+
+async def session_keys(gateway_url: str, sessions: int, customer: str) -> list[dict[str, str]]:
+    """The key headers of ``sessions`` linked sessions, and a sandbox phone ``customer``
+    for them to send to."""
+    async with httpx.AsyncClient(base_url=gateway_url, timeout=60) as http:
+        auth = await login(http)
+        linked = [await link_session(http, auth, f"1555999{n:04d}") for n in range(sessions)]
+        await http.post("/sandbox/v1/phones", json={"phone": customer}, headers=auth)
+    return [{"x-api-key": s["apiKey"]} for s in linked]
 
 
 @asynccontextmanager

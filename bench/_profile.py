@@ -20,8 +20,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-import httpx
-from _gateway import database_url_argument, link_session, login, running_gateway
+from _gateway import database_url_argument, running_gateway, session_keys
 from _wrk import rotating_requests, run_wrk
 
 SESSIONS, CUSTOMER = 16, "15558880001"
@@ -56,13 +55,7 @@ def top_frames(collapsed: Path, count: int = 40) -> None:
 async def profile(path: str, seconds: float, py_spy: str, database_url: str | None) -> None:
     with tempfile.TemporaryDirectory(prefix="wagate-profile-") as tmp:
         async with running_gateway(database_url, Path(tmp) / "gateway") as gateway:
-            async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as http:
-                auth = await login(http)
-                sessions = [
-                    await link_session(http, auth, f"1555999{n:04d}") for n in range(SESSIONS)
-                ]
-                await http.post("/sandbox/v1/phones", json={"phone": CUSTOMER}, headers=auth)
-            keys = [{"x-api-key": s["apiKey"]} for s in sessions]
+            keys = await session_keys(gateway.url, SESSIONS, CUSTOMER)
             if path == "me":
                 script = rotating_requests("GET", "/api/v1/sessions/me", keys)
             else:

@@ -41,9 +41,8 @@ from _gateway import (
     database_name,
     database_url_argument,
     free_port,
-    link_session,
-    login,
     running_gateway,
+    session_keys,
 )
 from _report import Report
 from _wrk import WrkResult, require_wrk, rotating_requests, run_wrk
@@ -116,13 +115,7 @@ async def bench(seconds: float, database_url: str | None) -> int:
             report.figure("wagate /health", shown(health))
             report.ratio("wagate /health / bare", health.rate, bare.rate, 0.6, "req/s")
 
-            async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as http:
-                auth = await login(http)
-                sessions = [
-                    await link_session(http, auth, f"1555999{n:04d}") for n in range(SESSIONS)
-                ]
-                await http.post("/sandbox/v1/phones", json={"phone": CUSTOMER}, headers=auth)
-            keys = [{"x-api-key": s["apiKey"]} for s in sessions]
+            keys = await session_keys(gateway.url, SESSIONS, CUSTOMER)
 
             me = best_of_interleaved(
                 ROUNDS,

@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import tempfile
 from pathlib import Path
 
+from _gateway import free_port
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -27,13 +27,6 @@ from sqlalchemy.pool import NullPool
 from wagate.config import Settings
 from wagate.engines.base import DisconnectedEvent, EngineContext, EngineEvent
 from wagate.engines.registry import create_engine
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def connections(url: str) -> int:
@@ -66,7 +59,7 @@ async def main() -> None:
         settings = Settings(
             data_dir=Path(tmp),
             database_url=url,
-            whatsmeow_proxy_url=f"http://127.0.0.1:{closed_port()}",
+            whatsmeow_proxy_url=f"http://127.0.0.1:{free_port()}",
             whatsmeow_probe_network=False,
             whatsmeow_log_level="CRITICAL",
         )

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import tempfile
 import time
 from dataclasses import dataclass
@@ -50,13 +49,6 @@ def threads(pid: int) -> int:
 
 def open_files(pid: int) -> int:
     return len(list(Path(f"/proc/{pid}/fd").iterdir()))
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -95,7 +87,7 @@ async def measure(engine: str, count: int, retry_window: float) -> Reading:
     if engine == "whatsmeow":
         env.update(
             {
-                "WAGATE_WHATSMEOW_PROXY_URL": f"http://127.0.0.1:{closed_port()}",
+                "WAGATE_WHATSMEOW_PROXY_URL": f"http://127.0.0.1:{free_port()}",
                 "WAGATE_WHATSMEOW_PROBE_NETWORK": "false",
                 "WAGATE_WHATSMEOW_LOG_LEVEL": "CRITICAL",
                 "WAGATE_LOG_LEVEL": "INFO",  # the reconnect loop's lines count the attempts

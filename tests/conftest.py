@@ -343,6 +343,19 @@ def session_tools(
 
 
 @pytest.fixture
+async def linked(user: TestUser, session_tools: Any) -> Any:
+    """A session of ``user``'s, linked to a sandbox phone (``.phone``, ``.headers``...)."""
+    return await session_tools.link(user.headers)
+
+
+@pytest.fixture
+async def customer(user: TestUser, session_tools: Any) -> str:
+    """A sandbox phone number for a linked session to talk to."""
+    number: str = await session_tools.phone(user.headers)
+    return number
+
+
+@pytest.fixture
 def free_tcp_port() -> int:
     return free_port()
 

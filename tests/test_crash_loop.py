@@ -34,6 +34,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.raw_http import RawReceiver, read_request_body
 
 from wagate.engines.sandbox.remote import RemoteNetwork
 from wagate.engines.sandbox.remote_control import RemoteControl
@@ -49,35 +50,15 @@ _RANK = {"queued": 0, "sent": 2, "delivered": 3, "read": 4, "played": 5}
 
 
 @dataclass
-class WebhookReceiver:
+class WebhookReceiver(RawReceiver):
     """A receiver below any framework: records every body, answers 200."""
 
     bodies: list[dict[str, Any]] = field(default_factory=list)
-    port: int = 0
-    _server: asyncio.Server | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = next(
-                    int(line.split(b":", 1)[1])
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length:")
-                )
-                self.bodies.append(json.loads(await reader.readexactly(length)))
+                self.bodies.append(json.loads(await read_request_body(reader)))
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
                 await writer.drain()
         writer.close()

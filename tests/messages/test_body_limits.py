@@ -16,11 +16,6 @@ def settings_overrides() -> dict[str, object]:
     return {"max_document_bytes": 1024 * 1024, "max_base64_bytes": 64 * 1024}
 
 
-@pytest.fixture
-async def linked(user: Any, session_tools: Any) -> Any:
-    return await session_tools.link(user.headers)
-
-
 async def test_an_oversized_chunked_json_body_is_413(
     client: httpx.AsyncClient, linked: Any
 ) -> None:

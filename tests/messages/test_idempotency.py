@@ -6,18 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
-
-
-@pytest.fixture
-async def linked(user: Any, session_tools: Any) -> Any:
-    return await session_tools.link(user.headers)
-
-
-@pytest.fixture
-async def customer(user: Any, session_tools: Any) -> str:
-    number: str = await session_tools.phone(user.headers)
-    return number
 
 
 async def sent_texts(client: httpx.AsyncClient, headers: dict[str, str], phone: str) -> list[str]:

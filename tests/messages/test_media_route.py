@@ -16,11 +16,6 @@ SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.cookie)</
 HTML = b"<!doctype html><script>fetch('/api/v1/auth/me')</script>"
 
 
-@pytest.fixture
-async def linked(user: Any, session_tools: Any) -> Any:
-    return await session_tools.link(user.headers)
-
-
 async def media_of(
     client: httpx.AsyncClient, linked: Any, kind: str, name: str, data: bytes, mimetype: str
 ) -> httpx.Response:

@@ -7,12 +7,6 @@ import itertools
 from typing import Any
 
 import httpx
-import pytest
-
-
-@pytest.fixture
-async def linked(user: Any, session_tools: Any) -> Any:
-    return await session_tools.link(user.headers)
 
 
 async def detail(client: httpx.AsyncClient, key: dict[str, str], message_id: str) -> Any:

@@ -46,20 +46,14 @@ async def phone_sends(
     return message_id
 
 
-@pytest.fixture
-async def linked(user: Any, session_tools: Any) -> Any:
-    return await session_tools.link(user.headers)
-
-
 async def test_every_kind_arrives_in_history_and_the_outbox(
     client: httpx.AsyncClient,
     app: FastAPI,
     user: Any,
     linked: Any,
-    session_tools: Any,
+    customer: str,
     wait_until: Any,
 ) -> None:
-    customer = await session_tools.phone(user.headers)
     b64 = base64.b64encode
     bodies: list[dict[str, Any]] = [
         {"to": linked.phone, "text": 'héllo 👋 \u2028 "quoted"'},
@@ -173,9 +167,8 @@ async def test_every_kind_arrives_in_history_and_the_outbox(
 
 
 async def test_marking_a_chat_read_sends_read_receipts_to_the_phone(
-    client: httpx.AsyncClient, user: Any, linked: Any, session_tools: Any, wait_until: Any
+    client: httpx.AsyncClient, user: Any, linked: Any, customer: str, wait_until: Any
 ) -> None:
-    customer = await session_tools.phone(user.headers)
     message_id = await phone_sends(
         client, user.headers, customer, {"to": linked.phone, "text": "hi"}
     )
@@ -274,12 +267,11 @@ async def test_a_message_delivered_again_is_stored_and_announced_once(
     app: FastAPI,
     user: Any,
     linked: Any,
-    session_tools: Any,
+    customer: str,
     wait_until: Any,
 ) -> None:
     """At-least-once from the network (an acknowledgement lost to a crash means the
     event comes again, under its message id) is exactly-once in the gateway."""
-    customer = await session_tools.phone(user.headers)
     first = await phone_sends(client, user.headers, customer, {"to": linked.phone, "text": "one"})
 
     async def received(count: int) -> bool:

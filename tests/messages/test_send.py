@@ -44,17 +44,6 @@ async def phone_inbox(client: httpx.AsyncClient, headers: dict[str, str], phone:
     return messages
 
 
-@pytest.fixture
-async def linked(user: Any, session_tools: Any) -> Any:
-    return await session_tools.link(user.headers)
-
-
-@pytest.fixture
-async def customer(user: Any, session_tools: Any) -> str:
-    number: str = await session_tools.phone(user.headers)
-    return number
-
-
 async def test_text_is_sent_delivered_and_read(
     client: httpx.AsyncClient, user: Any, linked: Any, customer: str, wait_until: Any
 ) -> None:

@@ -51,11 +51,6 @@ def media_server() -> Iterator[str]:
     server.shutdown()
 
 
-@pytest.fixture
-async def linked(user: Any, session_tools: Any) -> Any:
-    return await session_tools.link(user.headers)
-
-
 async def test_an_oversized_upload_is_413_and_nothing_is_sent(
     client: httpx.AsyncClient, user: Any, linked: Any, session_tools: Any
 ) -> None:

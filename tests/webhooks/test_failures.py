@@ -26,17 +26,6 @@ def settings_overrides() -> dict[str, object]:
 
 
 @pytest.fixture
-async def linked(user: Any, session_tools: Any) -> Any:
-    return await session_tools.link(user.headers)
-
-
-@pytest.fixture
-async def customer(user: Any, session_tools: Any) -> str:
-    number: str = await session_tools.phone(user.headers)
-    return number
-
-
-@pytest.fixture
 def say(client: httpx.AsyncClient, user: Any, linked: Any, customer: str) -> Any:
     async def _say(text: str) -> None:
         response = await client.post(

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.raw_http import RawReceiver, read_request_body
 
 pytestmark = pytest.mark.both_databases
 
@@ -34,23 +35,13 @@ def settings_overrides() -> dict[str, object]:
 
 
 @dataclass
-class RawEndpoint:
+class RawEndpoint(RawReceiver):
     """A receiver below HTTP libraries, for what they would not do: hang, break
     off mid-body, answer slowly. Counts the requests it reads."""
 
     behaviour: str
-    port: int = 0
     requests: asyncio.Queue[float] = field(default_factory=asyncio.Queue)
-    _server: asyncio.Server | None = None
     _handlers: set[asyncio.Task[Any]] = field(default_factory=set)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -65,13 +56,7 @@ class RawEndpoint:
         self._handlers.add(handler)
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = next(
-                    int(line.split(b":", 1)[1])
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length:")
-                )
-                await reader.readexactly(length)
+                await read_request_body(reader)
                 self.requests.put_nowait(time.monotonic())
                 if self.behaviour == "hang":
                     await asyncio.sleep(3600)

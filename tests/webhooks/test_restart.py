@@ -54,68 +54,95 @@ async def owed(http: httpx.AsyncClient, headers: dict[str, str], webhook_id: str
     return len(response.json()["data"]["deliveries"])
 
 
+def hooked_gateway(gateway_process: Callable[..., Any]) -> Any:
+    """A gateway whose webhooks retry fast and give up on a silent receiver soon."""
+    return gateway_process(
+        WAGATE_ALLOW_PRIVATE_URLS="true",
+        WAGATE_WEBHOOK_RETRY_DELAYS=RETRIES,
+        WAGATE_WEBHOOK_TIMEOUT="2",
+        WAGATE_SANDBOX_QR_INTERVAL="5",
+    )
+
+
+async def send_to_hooked_session(
+    http: httpx.AsyncClient,
+    email: str,
+    receiver: Any,
+    customer: str,
+    texts: list[str],
+    eventually: Any,
+) -> tuple[dict[str, str], str]:
+    """A new user's linked session with a webhook to ``receiver``, sent ``texts`` by
+    ``customer``; the user's headers and the webhook's id."""
+    registered = await http.post(
+        "/api/v1/auth/register", json={"email": email, "password": "pw-123456789"}
+    )
+    assert registered.status_code == 201, registered.text
+    headers = {"Authorization": f"Bearer {registered.json()['data']['token']}"}
+    session_id, phone = await link_session(http, headers, eventually)
+    hook = await http.post(
+        "/api/v1/webhooks",
+        json={"sessionId": session_id, "url": receiver.url, "events": ["message"]},
+        headers=headers,
+    )
+    assert hook.status_code == 201, hook.text
+    await http.post("/sandbox/v1/phones", json={"phone": customer}, headers=headers)
+    for text in texts:
+        sent = await http.post(
+            f"/sandbox/v1/phones/{customer}/messages",
+            json={"to": phone, "text": text},
+            headers=headers,
+        )
+        assert sent.status_code == 201, sent.text
+    return headers, hook.json()["data"]["webhookId"]
+
+
+async def all_stored(
+    http: httpx.AsyncClient, headers: dict[str, str], webhook_id: str, count: int, eventually: Any
+) -> None:
+    async def stored() -> bool:
+        return await owed(http, headers, webhook_id) == count
+
+    await eventually(stored, "every message to be stored for the webhook")
+
+
+async def delivered_in_order(receiver: Any, texts: list[str]) -> None:
+    """Each text arrives; at least once (a retry in flight at a kill may come again).
+    After the first success (a probe), the rest go out in order from the oldest."""
+    delivered: list[str] = []
+    while len(set(delivered)) < len(texts):
+        delivered.append((await receiver.next(timeout=30)).json["text"])
+    first_success, *rest = list(dict.fromkeys(delivered))
+    assert rest == [t for t in texts if t != first_success]
+
+
 async def test_kill_9_with_deliveries_pending_loses_nothing(
     gateway_process: Callable[..., Any], make_receiver: Callable[..., Any], eventually: Any
 ) -> None:
     receiver = make_receiver()
     receiver.answer = lambda _: (503, {})
     await receiver.start()
-    gateway = gateway_process(
-        WAGATE_ALLOW_PRIVATE_URLS="true",
-        WAGATE_WEBHOOK_RETRY_DELAYS=RETRIES,
-        WAGATE_WEBHOOK_TIMEOUT="2",
-        WAGATE_SANDBOX_QR_INTERVAL="5",
-    )
+    gateway = hooked_gateway(gateway_process)
     await asyncio.to_thread(gateway.start)
+    texts = [f"before the crash {n}" for n in range(10)]
     async with httpx.AsyncClient(base_url=gateway.base_url, timeout=10) as http:
-        registered = await http.post(
-            "/api/v1/auth/register", json={"email": "k9@example.com", "password": "pw-123456789"}
+        headers, webhook_id = await send_to_hooked_session(
+            http, "k9@example.com", receiver, "15559990002", texts, eventually
         )
-        assert registered.status_code == 201, registered.text
-        headers = {"Authorization": f"Bearer {registered.json()['data']['token']}"}
-        session_id, phone = await link_session(http, headers, eventually)
-        hook = await http.post(
-            "/api/v1/webhooks",
-            json={"sessionId": session_id, "url": receiver.url, "events": ["message"]},
-            headers=headers,
-        )
-        assert hook.status_code == 201, hook.text
-        customer = "15559990002"
-        await http.post("/sandbox/v1/phones", json={"phone": customer}, headers=headers)
-        texts = [f"before the crash {n}" for n in range(10)]
-        for text in texts:
-            sent = await http.post(
-                f"/sandbox/v1/phones/{customer}/messages",
-                json={"to": phone, "text": text},
-                headers=headers,
-            )
-            assert sent.status_code == 201, sent.text
         # The oldest waits for its retry while later ones go out; three failed
         # events in a row and the endpoint counts as down.
         tried: list[str] = []
         while len(set(tried)) < 3:
             tried.append((await receiver.next()).json["text"])
         assert tried[0] == texts[0]
-        webhook_id = hook.json()["data"]["webhookId"]
-
-        async def all_stored() -> bool:
-            return await owed(http, headers, webhook_id) == len(texts)
-
-        await eventually(all_stored, "every message to be stored for the webhook")
+        await all_stored(http, headers, webhook_id, len(texts), eventually)
 
     await asyncio.to_thread(gateway.kill)
     receiver.answer = None  # the receiver recovers while the gateway is down
     while not receiver.received.empty():  # failed attempts from before the kill
         receiver.received.get_nowait()
     await asyncio.to_thread(gateway.start)
-
-    delivered: list[str] = []
-    while len(set(delivered)) < len(texts):
-        delivered.append((await receiver.next(timeout=30)).json["text"])
-    # At least once: a retry in flight at the kill may come again. After the
-    # first success (a probe), the rest go out in order from the oldest.
-    first_success, *rest = list(dict.fromkeys(delivered))
-    assert rest == [t for t in texts if t != first_success]
+    await delivered_in_order(receiver, texts)
     await asyncio.to_thread(gateway.stop)
 
 
@@ -127,51 +154,20 @@ async def test_an_endpoint_that_answers_only_after_a_restart_gets_everything(
     restarted = False
     receiver = make_receiver(answer=lambda _: (200, {}) if restarted else (503, {}))
     await receiver.start()
-    gateway = gateway_process(
-        WAGATE_ALLOW_PRIVATE_URLS="true",
-        WAGATE_WEBHOOK_RETRY_DELAYS=RETRIES,
-        WAGATE_WEBHOOK_TIMEOUT="2",
-        WAGATE_SANDBOX_QR_INTERVAL="5",
-    )
+    gateway = hooked_gateway(gateway_process)
     await asyncio.to_thread(gateway.start)
     texts = [f"before the restart {n}" for n in range(5)]
     async with httpx.AsyncClient(base_url=gateway.base_url, timeout=10) as http:
-        registered = await http.post(
-            "/api/v1/auth/register", json={"email": "rs@example.com", "password": "pw-123456789"}
+        headers, webhook_id = await send_to_hooked_session(
+            http, "rs@example.com", receiver, "15559990003", texts, eventually
         )
-        headers = {"Authorization": f"Bearer {registered.json()['data']['token']}"}
-        session_id, phone = await link_session(http, headers, eventually)
-        hook = await http.post(
-            "/api/v1/webhooks",
-            json={"sessionId": session_id, "url": receiver.url, "events": ["message"]},
-            headers=headers,
-        )
-        assert hook.status_code == 201, hook.text
-        customer = "15559990003"
-        await http.post("/sandbox/v1/phones", json={"phone": customer}, headers=headers)
-        for text in texts:
-            sent = await http.post(
-                f"/sandbox/v1/phones/{customer}/messages",
-                json={"to": phone, "text": text},
-                headers=headers,
-            )
-            assert sent.status_code == 201, sent.text
         for _ in range(4):  # three events failed, then a probe: it is down
             await receiver.next()
-        webhook_id = hook.json()["data"]["webhookId"]
-
-        async def all_stored() -> bool:
-            return await owed(http, headers, webhook_id) == len(texts)
-
-        await eventually(all_stored, "every message to be stored for the webhook")
+        await all_stored(http, headers, webhook_id, len(texts), eventually)
 
     await asyncio.to_thread(gateway.stop)
     restarted = True
     while not receiver.received.empty():
         receiver.received.get_nowait()
     await asyncio.to_thread(gateway.start)
-    delivered: list[str] = []
-    while len(set(delivered)) < len(texts):
-        delivered.append((await receiver.next(timeout=30)).json["text"])
-    first_success, *rest = list(dict.fromkeys(delivered))
-    assert rest == [t for t in texts if t != first_success]
+    await delivered_in_order(receiver, texts)

@@ -22,7 +22,8 @@ from wagate.dashboard.web import (
 from wagate.deps import DbSession, Manager, Queue, SettingsDep
 from wagate.engines.base import MessageKind
 from wagate.errors import AppError, ErrorCode
-from wagate.jid import InvalidJidError, is_group, number_of, to_jid
+from wagate.fields import jid_field
+from wagate.jid import is_group, number_of
 from wagate.messages import conversations, sending, uploads
 from wagate.messages.conversations import HistoryQuery
 from wagate.messages.media_response import media_response
@@ -38,13 +39,6 @@ router = APIRouter(
 
 CHAT_LIMIT = 100
 MESSAGE_LIMIT = 200
-
-
-def _jid(value: str) -> str:
-    try:
-        return to_jid(value)
-    except InvalidJidError as exc:
-        raise AppError(ErrorCode.VALIDATION_ERROR, f"Recipient: {exc}") from exc
 
 
 def chat_title(chat: Chat | None, jid: str) -> str:
@@ -107,7 +101,8 @@ async def chats_page(
     request: Request, db: DbSession, session: OwnedSession, to: str | None = None
 ) -> Response:
     if to:  # the "new chat" form
-        return redirect(request, f"/dashboard/sessions/{session.id}/chats/{_jid(to)}")
+        chat_jid = jid_field(to, "Recipient")
+        return redirect(request, f"/dashboard/sessions/{session.id}/chats/{chat_jid}")
     context = {
         "title": f"{session.name} · Messages",
         "nav": "messages",
@@ -120,7 +115,7 @@ async def chats_page(
 
 @router.get("/dashboard/sessions/{session_id}/chats/{jid}")
 async def chat_page(request: Request, db: DbSession, session: OwnedSession, jid: str) -> Response:
-    chat_jid = _jid(jid)
+    chat_jid = jid_field(jid, "Recipient")
     shown = await conversations.conversation(
         db, session, chat_jid, chat_limit=CHAT_LIMIT, message_limit=MESSAGE_LIMIT
     )
@@ -148,7 +143,7 @@ async def chat_list_partial(
 async def bubbles_partial(
     request: Request, db: DbSession, session: OwnedSession, jid: str
 ) -> Response:
-    query = HistoryQuery(limit=MESSAGE_LIMIT, chat=_jid(jid))
+    query = HistoryQuery(limit=MESSAGE_LIMIT, chat=jid_field(jid, "Recipient"))
     messages = await conversations.history(db, session, query)
     context = {"session": session, "bubbles": _bubbles(messages)}
     return render(request, "_bubbles.html", context)
@@ -195,7 +190,7 @@ async def send(
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     session = await owned(db, user, session_id)
-    chat_jid = _jid(to)
+    chat_jid = jid_field(to, "Recipient")
     text = text.strip()
     if file is not None and file.filename:
         kind = _kind_of(file)

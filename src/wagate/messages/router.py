@@ -10,7 +10,8 @@ from fastapi.responses import FileResponse
 from wagate.deps import DbSession, Manager, SessionByKeyOrToken
 from wagate.engines.base import GroupInfo
 from wagate.errors import AppError, ErrorCode
-from wagate.jid import InvalidJidError, is_group, normalize_number, number_of, to_jid
+from wagate.fields import jid_field, phone_field
+from wagate.jid import is_group, number_of
 from wagate.messages import conversations, directory
 from wagate.messages.conversations import HistoryQuery
 from wagate.messages.inbound import media_url
@@ -79,13 +80,6 @@ def _base_url(request: Request) -> str:
     return (configured or str(request.base_url)).rstrip("/")
 
 
-def _jid(value: str, field: str = "jid") -> str:
-    try:
-        return to_jid(value)
-    except InvalidJidError as exc:
-        raise AppError(ErrorCode.VALIDATION_ERROR, f"{field}: {exc}") from exc
-
-
 @router.get("/messages/history")
 async def history(
     request: Request,
@@ -105,7 +99,7 @@ async def history(
         limit=limit,
         offset=offset,
         direction=direction,
-        chat=_jid(chat, "chat") if chat else None,
+        chat=jid_field(chat, "chat") if chat else None,
         status=status,
         since=since,
         until=until,
@@ -196,7 +190,7 @@ async def chat_messages(
     limit: int = Limit,
     offset: int = Offset,
 ) -> Envelope[HistoryData]:
-    query = HistoryQuery(limit=limit, offset=offset, chat=_jid(jid))
+    query = HistoryQuery(limit=limit, offset=offset, chat=jid_field(jid))
     return await _history_page(request, db, session, query)
 
 
@@ -204,7 +198,7 @@ async def chat_messages(
 async def mark_chat_read(
     jid: str, db: DbSession, session: SessionByKeyOrToken, manager: Manager
 ) -> Envelope[MarkReadResult]:
-    chat_jid = _jid(jid)
+    chat_jid = jid_field(jid)
     marked = await conversations.mark_chat_read(db, manager, session, chat_jid)
     return ok(MarkReadResult(chat=chat_jid, marked=marked))
 
@@ -225,12 +219,7 @@ async def list_contacts(
 async def check_numbers(
     body: CheckNumbersRequest, session: SessionByKeyOrToken, manager: Manager
 ) -> Envelope[NumberCheckList]:
-    numbers: list[str] = []
-    for index, raw in enumerate(body.numbers):
-        try:
-            numbers.append(normalize_number(raw))
-        except InvalidJidError as exc:
-            raise AppError(ErrorCode.VALIDATION_ERROR, f"numbers.{index}: {exc}") from exc
+    numbers = [phone_field(raw, f"numbers.{index}") for index, raw in enumerate(body.numbers)]
     checks = await directory.check_numbers(manager, session, numbers)
     return ok(
         NumberCheckList(
@@ -268,7 +257,7 @@ async def list_groups(session: SessionByKeyOrToken, manager: Manager) -> Envelop
 async def group_detail(
     jid: str, session: SessionByKeyOrToken, manager: Manager
 ) -> Envelope[GroupOut]:
-    group_jid = _jid(jid)
+    group_jid = jid_field(jid)
     if not is_group(group_jid):
         raise AppError(ErrorCode.VALIDATION_ERROR, "jid: must be a group JID (…@g.us)")
     group = await directory.group(manager, session, group_jid)
@@ -279,5 +268,5 @@ async def group_detail(
 async def send_presence(
     body: PresenceRequest, session: SessionByKeyOrToken, manager: Manager
 ) -> MessageEnvelope:
-    await directory.send_presence(manager, session, _jid(body.to, "to"), body.presence)
+    await directory.send_presence(manager, session, jid_field(body.to, "to"), body.presence)
     return MessageEnvelope(message=f"Presence '{body.presence}' sent")

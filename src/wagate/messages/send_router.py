@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
@@ -21,7 +22,8 @@ from starlette.datastructures import UploadFile
 from wagate.deps import ApiSession, DbSession, Manager, Queue, SettingsDep
 from wagate.engines.base import ContactCard, Location, Reaction
 from wagate.errors import AppError, ErrorCode
-from wagate.jid import InvalidJidError, normalize_number, to_jid
+from wagate.fields import jid_field
+from wagate.jid import InvalidJidError, normalize_number
 from wagate.messages import sending, service, uploads
 from wagate.messages.schemas import (
     SendContactRequest,
@@ -31,7 +33,6 @@ from wagate.messages.schemas import (
     SendTextRequest,
 )
 from wagate.messages.service import OutgoingSpec
-from wagate.net.policy import url_reach_of
 from wagate.responses import DeferredJSONResponse
 from wagate.schemas import API_PREFIX
 
@@ -55,13 +56,6 @@ def answer(submitted: sending.Submitted) -> DeferredJSONResponse:
         return {"success": True, "data": {"messageId": submitted.message_id, "status": status}}
 
     return DeferredJSONResponse(body)
-
-
-def parse_to(value: str) -> str:
-    try:
-        return to_jid(value)
-    except InvalidJidError as exc:
-        raise AppError(ErrorCode.VALIDATION_ERROR, f"to: {exc}") from exc
 
 
 class Sender:
@@ -106,7 +100,7 @@ async def send_text(
 ) -> DeferredJSONResponse:
     spec = OutgoingSpec(
         kind="text",
-        to=parse_to(body.to),
+        to=jid_field(body.to, "to"),
         text=body.text,
         quoted_message_id=body.quotedMessageId,
         typing_delay_ms=body.typingDelay,
@@ -158,22 +152,23 @@ async def _media_spec(
         body = _validate(SendMediaJson, fields)
         media_input = await uploads.from_upload(store, upload, kind=kind, settings=settings)
         filename = body.filename or upload.filename
+        media = uploads.checked_media(replace(media_input, filename=filename), kind=kind)
     else:
         try:
             raw = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise AppError(ErrorCode.VALIDATION_ERROR, "Request body is not valid JSON") from exc
         body = _validate(SendMediaJson, raw)
-        filename = body.filename
         if body.mediaUrl:
-            media_input = await uploads.from_url(
+            media = await uploads.media_from_url(
+                db,
                 store,
                 request.app.state.http_clients,
+                owner_id,
                 body.mediaUrl,
                 kind=kind,
-                filename=filename,
+                filename=body.filename,
                 settings=settings,
-                reach=await url_reach_of(db, settings, owner_id),
             )
         elif body.media:
             media_input = await uploads.from_base64(
@@ -181,20 +176,18 @@ async def _media_spec(
                 body.media,
                 kind=kind,
                 mimetype=body.mimetype,
-                filename=filename,
+                filename=body.filename,
                 settings=settings,
             )
+            media = uploads.checked_media(media_input, kind=kind)
         else:
             raise AppError(
                 ErrorCode.VALIDATION_ERROR,
                 f"{field}: send a file (multipart), mediaUrl, or media (base64) with mimetype",
             )
-    media = uploads.checked_media(
-        uploads.MediaInput(media_input.stored, media_input.declared_mimetype, filename), kind=kind
-    )
     return OutgoingSpec(
         kind=kind,  # type: ignore[arg-type]
-        to=parse_to(body.to),
+        to=jid_field(body.to, "to"),
         caption=body.caption or None,
         media=media,
         voice_note=kind == "audio" and body.voiceNote,
@@ -223,7 +216,7 @@ async def send_location(
 ) -> DeferredJSONResponse:
     spec = OutgoingSpec(
         kind="location",
-        to=parse_to(body.to),
+        to=jid_field(body.to, "to"),
         location=Location(body.latitude, body.longitude, body.name, body.address),
         quoted_message_id=body.quotedMessageId,
     )
@@ -252,7 +245,7 @@ async def send_contact(
         raise AppError(ErrorCode.VALIDATION_ERROR, f"contact.phone: {exc}") from exc
     spec = OutgoingSpec(
         kind="contact",
-        to=parse_to(body.to),
+        to=jid_field(body.to, "to"),
         contact=ContactCard(display_name=body.contact.name, vcard=vcard),
         quoted_message_id=body.quotedMessageId,
     )
@@ -264,7 +257,7 @@ async def send_reaction(
     body: SendReactionRequest,
     sender: SenderDep,
 ) -> DeferredJSONResponse:
-    to = parse_to(body.to)
+    to = jid_field(body.to, "to")
     target = await service.get_message(sender.db, sender.session.id, body.messageId)
     spec = OutgoingSpec(
         kind="reaction",

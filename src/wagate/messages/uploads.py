@@ -9,8 +9,10 @@ from __future__ import annotations
 import base64
 import binascii
 import mimetypes
+import uuid
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
 from wagate.config import Settings
@@ -19,6 +21,7 @@ from wagate.messages.media import MediaStore, MediaTooLargeError, StoredMedia, r
 from wagate.messages.service import MediaRef
 from wagate.net.fetch import FetchError, GuardedClients, fetch_media
 from wagate.net.fetch import MediaTooLargeError as RemoteTooLargeError
+from wagate.net.policy import url_reach_of
 from wagate.net.ssrf import Reach
 
 # What the bytes of each kind must sniff as; documents may be anything.
@@ -106,6 +109,31 @@ async def from_url(
     return MediaInput(
         await store.save_bytes(fetched.data), content_type, filename or fetched.filename
     )
+
+
+async def media_from_url(
+    db: AsyncSession,
+    store: MediaStore,
+    clients: GuardedClients,
+    owner_id: uuid.UUID,
+    url: str,
+    *,
+    kind: str,
+    filename: str | None,
+    settings: Settings,
+) -> MediaRef:
+    """A ``mediaUrl`` fetched as far as the session's owner may reach, then checked
+    as an upload is; the file is named ``filename`` (None leaves it unnamed)."""
+    fetched = await from_url(
+        store,
+        clients,
+        url,
+        kind=kind,
+        filename=filename,
+        settings=settings,
+        reach=await url_reach_of(db, settings, owner_id),
+    )
+    return checked_media(MediaInput(fetched.stored, fetched.declared_mimetype, filename), kind=kind)
 
 
 def checked_media(media: MediaInput, *, kind: str) -> MediaRef:

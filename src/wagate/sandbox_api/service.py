@@ -18,7 +18,7 @@ from wagate.engines.sandbox.control import MAX_LIST_LIMIT
 from wagate.engines.sandbox.models import SandboxError
 from wagate.engines.sandbox.ports import SandboxControl
 from wagate.errors import AppError, ErrorCode
-from wagate.jid import InvalidJidError, normalize_number
+from wagate.fields import phone_field
 from wagate.sandbox_api import repository as owners
 from wagate.sandbox_api.schemas import FaultRequest
 from wagate.sessions import lifecycle
@@ -50,16 +50,9 @@ async def run(awaitable: Awaitable[T]) -> T:
         raise AppError(code, exc.message, status=exc.status) from exc
 
 
-def number(raw: str) -> str:
-    try:
-        return normalize_number(raw)
-    except InvalidJidError as exc:
-        raise AppError(ErrorCode.VALIDATION_ERROR, f"phone: {exc}") from None
-
-
 async def own_phone(db: AsyncSession, user: User, raw: str) -> str:
     """The caller's phone by its number; anyone else's is not found."""
-    phone = number(raw)
+    phone = phone_field(raw)
     if await owners.owner_of(db, phone) != user.id:
         raise AppError(ErrorCode.NOT_FOUND, f"No sandbox phone {phone} of yours")
     return phone
@@ -78,7 +71,7 @@ async def create_phone(
     business_name: str | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Create (or, for its owner, update) a phone. Returns it and whether it is new."""
-    phone = number(raw)
+    phone = phone_field(raw)
     # Claimed before the phone is made, in one statement, so of concurrent
     # creates only one user ever gets the number.
     if await owners.claim(db, phone, user.id) != user.id:
@@ -187,7 +180,7 @@ async def create_group(
     participants: list[str],
 ) -> dict[str, Any]:
     owner_phone = await own_phone(db, user, owner)
-    members = [number(p) for p in participants]
+    members = [phone_field(p) for p in participants]
     return await run(control.create_group(name, owner_phone, members))
 
 
@@ -224,7 +217,7 @@ async def change_participants(
         raise AppError(ErrorCode.NOT_FOUND, "Group not found")
     return await run(
         control.update_group_participants(
-            jid, add=[number(p) for p in add], remove=[number(p) for p in remove]
+            jid, add=[phone_field(p) for p in add], remove=[phone_field(p) for p in remove]
         )
     )
 
@@ -253,7 +246,7 @@ async def apply_fault(
     elif kind == "ban" and fault.sessionId is None:
         if not fault.phone:
             raise AppError(ErrorCode.VALIDATION_ERROR, "phone or sessionId is required")
-        await run(control.ban(phone=number(fault.phone)))
+        await run(control.ban(phone=phone_field(fault.phone)))
     else:
         if not fault.sessionId:
             raise AppError(ErrorCode.VALIDATION_ERROR, f"sessionId is required for {kind}")

@@ -21,6 +21,7 @@ from wagate.auth.models import User
 from wagate.engines.base import DisconnectReason
 from wagate.errors import AppError, ErrorCode, not_found
 from wagate.events.service import OutboxSignal
+from wagate.fields import phone_field
 from wagate.jid import InvalidJidError, normalize_number
 from wagate.sessions import service
 from wagate.sessions.manager import SessionManager
@@ -55,13 +56,6 @@ class PairingCode:
     session: WhatsAppSession
     code: str
     phone_number: str  # normalized: digits only
-
-
-def _parse_phone(value: str, field: str = "phone") -> str:
-    try:
-        return normalize_number(value)
-    except InvalidJidError as exc:
-        raise AppError(ErrorCode.VALIDATION_ERROR, f"{field}: {exc}") from exc
 
 
 async def find(db: AsyncSession, user: User, ref: SessionRef) -> WhatsAppSession:
@@ -108,7 +102,7 @@ async def create(
         name=name,
         engine=engine,
         free_plan_sessions=settings.free_plan_sessions,
-        declared_phone=_parse_phone(declared_phone) if declared_phone else None,
+        declared_phone=phone_field(declared_phone) if declared_phone else None,
         signal=manager.signal,
         ip_address=ip_address,
     )
@@ -241,7 +235,7 @@ async def request_pairing_code(
 ) -> PairingCode:
     """A code to enter on the phone of ``phone_number`` to link the session."""
     session = await find(db, user, ref)
-    phone = _parse_phone(phone_number, "phoneNumber")
+    phone = phone_field(phone_number, "phoneNumber")
     code = await manager.request_pairing_code(session, phone)
     return PairingCode(session=session, code=code, phone_number=phone)
 

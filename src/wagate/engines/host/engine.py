@@ -30,15 +30,11 @@ from wagate.engines.base import (
     EngineError,
     EngineEvent,
     FailedEvent,
-    GroupInfo,
     IncomingMedia,
     LoggedOutEvent,
     NotConnectedError,
-    NumberCheck,
-    OutgoingMessage,
-    Presence,
-    SendReceipt,
 )
+from wagate.engines.forwarding import ForwardedCalls
 from wagate.engines.host.process import HostProcess, HostStartError
 from wagate.engines.sandbox.channel import Channel, ChannelLost
 from wagate.engines.sandbox.ids import new_message_id
@@ -52,7 +48,7 @@ STEADY_SECONDS = 60.0  # a host that lived this long was not crash-looping
 FINISH_EVENTS_SECONDS = 30.0
 
 
-class HostedEngine:
+class HostedEngine(ForwardedCalls):
     """An engine in the engine host, supervised from here."""
 
     def __init__(self, name: str, context: EngineContext) -> None:
@@ -209,34 +205,6 @@ class HostedEngine:
     def new_message_id(self, session_id: str) -> str:
         # Made here, without a round trip: WhatsApp Web's format, as both engines make it.
         return new_message_id()
-
-    async def send(self, session_id: str, message: OutgoingMessage) -> SendReceipt:
-        receipt: SendReceipt = await self.call("send", session_id=session_id, message=message)
-        return receipt
-
-    async def check_numbers(self, session_id: str, numbers: list[str]) -> list[NumberCheck]:
-        checks: list[NumberCheck] = await self.call(
-            "check_numbers", session_id=session_id, numbers=numbers
-        )
-        return checks
-
-    async def list_groups(self, session_id: str) -> list[GroupInfo]:
-        groups: list[GroupInfo] = await self.call("list_groups", session_id=session_id)
-        return groups
-
-    async def get_group(self, session_id: str, jid: str) -> GroupInfo:
-        group: GroupInfo = await self.call("get_group", session_id=session_id, jid=jid)
-        return group
-
-    async def mark_read(
-        self, session_id: str, chat: str, message_ids: list[str], sender: str | None = None
-    ) -> None:
-        await self.call(
-            "mark_read", session_id=session_id, chat=chat, message_ids=message_ids, sender=sender
-        )
-
-    async def send_presence(self, session_id: str, chat: str, presence: Presence) -> None:
-        await self.call("send_presence", session_id=session_id, chat=chat, presence=presence)
 
     async def download_media(self, session_id: str, media: IncomingMedia) -> bytes:
         data: bytes = await self.call("download_media", session_id=session_id, media=media)

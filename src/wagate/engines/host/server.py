@@ -30,21 +30,7 @@ from wagate.engines.sandbox import protocol
 logger = logging.getLogger("wagate.engines.host")
 
 # The Engine methods a gateway may call, by name.
-ENGINE_OPERATIONS = frozenset(
-    {
-        "start_session",
-        "request_pairing_code",
-        "stop_session",
-        "logout",
-        "send",
-        "check_numbers",
-        "list_groups",
-        "get_group",
-        "mark_read",
-        "send_presence",
-        "download_media",
-    }
-)
+ENGINE_OPERATIONS = protocol.SESSION_OPERATIONS | {"start_session", "stop_session"}
 PEER_WAIT_SECONDS = 30.0  # how long an event waits for the gateway to (re)connect
 
 

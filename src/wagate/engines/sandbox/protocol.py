@@ -48,10 +48,10 @@ logger = logging.getLogger("wagate.engines.protocol")
 
 PROTOCOL_VERSION = 1
 CONTROL_PREFIX = "control."
-DEVICE_OPERATIONS = frozenset(
+# What a session does, by the same name whether the peer serves a whole engine
+# (engines/host/server.py) or a sandbox network's devices (engines/sandbox/server.py).
+SESSION_OPERATIONS = frozenset(
     {
-        "connect",
-        "disconnect",
         "logout",
         "request_pairing_code",
         "send",
@@ -61,9 +61,9 @@ DEVICE_OPERATIONS = frozenset(
         "mark_read",
         "send_presence",
         "download_media",
-        "linked_sessions",
     }
 )
+DEVICE_OPERATIONS = SESSION_OPERATIONS | {"connect", "disconnect", "linked_sessions"}
 # Media travels inside frames, base64; this leaves room for 100 MB files.
 MAX_FRAME_BYTES = 140 * 1024 * 1024
 

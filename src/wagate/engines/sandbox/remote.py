@@ -25,14 +25,10 @@ from wagate.engines.base import (
     EngineEvent,
     EventSink,
     FailedEvent,
-    GroupInfo,
     LoggedOutEvent,
     NetworkError,
-    NumberCheck,
-    OutgoingMessage,
-    Presence,
-    SendReceipt,
 )
+from wagate.engines.forwarding import ForwardedCalls
 from wagate.engines.sandbox.channel import Channel, Request
 from wagate.engines.sandbox.linked import LinkedSessions
 
@@ -41,7 +37,7 @@ logger = logging.getLogger("wagate.sandbox.remote")
 _ENDED = (DisconnectedEvent, LoggedOutEvent, FailedEvent)
 
 
-class RemoteNetwork:
+class RemoteNetwork(ForwardedCalls):
     """Implements :class:`~wagate.engines.sandbox.ports.DevicePort` over a WebSocket."""
 
     def __init__(
@@ -104,34 +100,6 @@ class RemoteNetwork:
         )
         self._connected.add(session_id)
         return code
-
-    async def send(self, session_id: str, message: OutgoingMessage) -> SendReceipt:
-        receipt: SendReceipt = await self.call("send", session_id=session_id, message=message)
-        return receipt
-
-    async def check_numbers(self, session_id: str, numbers: list[str]) -> list[NumberCheck]:
-        checks: list[NumberCheck] = await self.call(
-            "check_numbers", session_id=session_id, numbers=numbers
-        )
-        return checks
-
-    async def list_groups(self, session_id: str) -> list[GroupInfo]:
-        groups: list[GroupInfo] = await self.call("list_groups", session_id=session_id)
-        return groups
-
-    async def get_group(self, session_id: str, jid: str) -> GroupInfo:
-        group: GroupInfo = await self.call("get_group", session_id=session_id, jid=jid)
-        return group
-
-    async def mark_read(
-        self, session_id: str, chat: str, message_ids: list[str], sender: str | None
-    ) -> None:
-        await self.call(
-            "mark_read", session_id=session_id, chat=chat, message_ids=message_ids, sender=sender
-        )
-
-    async def send_presence(self, session_id: str, chat: str, presence: Presence) -> None:
-        await self.call("send_presence", session_id=session_id, chat=chat, presence=presence)
 
     async def download_media(self, session_id: str, reference: str) -> bytes:
         data: bytes = await self.call("download_media", session_id=session_id, reference=reference)

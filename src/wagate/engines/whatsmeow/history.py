@@ -78,20 +78,13 @@ def history_message(
     sender_lid = None
     if is_lid(sender):
         sender_lid, sender = sender, pn_for_lid.get(sender, sender)
-    return IncomingMessage(
+    return content.message(
         message_id=key.ID,
         chat=chat,
         sender=sender or chat,
         timestamp=timestamp_of(info.messageTimestamp),
-        kind=content.kind,
         from_me=bool(key.fromMe),
         push_name=info.pushName or None,
-        text=content.text,
-        media=content.media,
-        location=content.location,
-        contact=content.contact,
-        reaction=content.reaction,
-        quoted_message_id=content.quoted_message_id,
         sender_lid=sender_lid,
     )
 

@@ -216,6 +216,39 @@ class Content:
     reaction: Reaction | None = None
     quoted_message_id: str | None = None
 
+    def message(
+        self,
+        *,
+        message_id: str,
+        chat: str,
+        sender: str,
+        timestamp: datetime,
+        from_me: bool,
+        push_name: str | None,
+        sender_lid: str | None,
+        edited: bool = False,
+        revoked: bool = False,
+    ) -> IncomingMessage:
+        """This content as the message whose envelope (who, where, when) is given."""
+        return IncomingMessage(
+            message_id=message_id,
+            chat=chat,
+            sender=sender,
+            timestamp=timestamp,
+            kind=self.kind,
+            from_me=from_me,
+            push_name=push_name,
+            text=self.text,
+            media=self.media,
+            location=self.location,
+            contact=self.contact,
+            reaction=self.reaction,
+            quoted_message_id=self.quoted_message_id,
+            sender_lid=sender_lid,
+            edited=edited,
+            revoked=revoked,
+        )
+
 
 def _quoted(sub: Any) -> str | None:
     if sub.HasField("contextInfo") and sub.contextInfo.stanzaID:
@@ -305,20 +338,13 @@ def map_message(
         content = content_of(message)
     if content is None:
         return None
-    incoming = IncomingMessage(
+    incoming = content.message(
         message_id=message_id,
         chat=parties.chat,
         sender=parties.sender,
         timestamp=timestamp_of(info.Timestamp),
-        kind=content.kind,
         from_me=bool(info.MessageSource.IsFromMe),
         push_name=info.Pushname or None,
-        text=content.text,
-        media=content.media,
-        location=content.location,
-        contact=content.contact,
-        reaction=content.reaction,
-        quoted_message_id=content.quoted_message_id,
         sender_lid=parties.sender_lid,
         edited=edited,
         revoked=revoked,

@@ -35,10 +35,10 @@ from wagate.faces.channels.schemas import (
     status_of,
 )
 from wagate.faces.channels.states import ACTIVE, CONNECTING
-from wagate.jid import InvalidJidError, normalize_number, to_jid
+from wagate.fields import jid_field
+from wagate.jid import InvalidJidError, normalize_number
 from wagate.messages import sending, uploads
 from wagate.messages.service import OutgoingSpec
-from wagate.net.policy import url_reach_of
 from wagate.responses import DeferredJSONResponse
 from wagate.sessions import lifecycle
 from wagate.sessions import service as sessions_service
@@ -151,13 +151,6 @@ async def pairing_code(
     )
 
 
-def _recipient(value: str) -> str:
-    try:
-        return to_jid(value)
-    except InvalidJidError as exc:
-        raise AppError(ErrorCode.VALIDATION_ERROR, f"to: {exc}") from exc
-
-
 def _sent(submitted: sending.Submitted, to: str, kind: str) -> DeferredJSONResponse:
     """Answered after the commit, once the engine acked (or the wait ran out)."""
 
@@ -186,7 +179,7 @@ async def send_text(
     queue: Queue,
 ) -> DeferredJSONResponse:
     """Only from an ``active`` channel, as the seed's troubleshooting says."""
-    spec = OutgoingSpec(kind="text", to=_recipient(body.to), text=body.message)
+    spec = OutgoingSpec(kind="text", to=jid_field(body.to, "to"), text=body.message)
     submitted = await sending.submit(db, manager, queue, channel, spec, require_connected=True)
     return _sent(submitted, body.to, body.type)
 
@@ -202,19 +195,16 @@ async def send_media(
     settings: SettingsDep,
 ) -> DeferredJSONResponse:
     """``mediaUrl`` is fetched through the SSRF guard (as the native face's)."""
-    to = _recipient(body.to)
-    fetched = await uploads.from_url(
+    to = jid_field(body.to, "to")
+    media = await uploads.media_from_url(
+        db,
         request.app.state.media_store,
         request.app.state.http_clients,
+        channel.user_id,
         body.mediaUrl,
         kind=body.mediaType,
         filename=body.fileName,
         settings=settings,
-        reach=await url_reach_of(db, settings, channel.user_id),
-    )
-    media = uploads.checked_media(
-        uploads.MediaInput(fetched.stored, fetched.declared_mimetype, body.fileName),
-        kind=body.mediaType,
     )
     spec = OutgoingSpec(kind=body.mediaType, to=to, caption=body.caption or None, media=media)
     submitted = await sending.submit(db, manager, queue, channel, spec, require_connected=True)
