@@ -4,6 +4,7 @@ keep-alive sweep); sessions found by number; waiting for the first QR code."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -165,22 +166,28 @@ async def test_a_stopped_session_stays_stopped_across_a_gateway_restart(
                 return state
 
             signal = second.state.outbox_signal
-            waiter = signal.subscribe()
-            while await state_of(resumed.session_id) != "connected":
-                waiter.clear()
-                await waiter.wait()
-            signal.unsubscribe(waiter)
+
+            async def wait_connected(session_id: str) -> None:
+                # Cleared before each look, so a commit between the look and
+                # the wait still wakes it.
+                waiter = signal.subscribe()
+                try:
+                    while True:
+                        waiter.clear()
+                        if await state_of(session_id) == "connected":
+                            return
+                        await asyncio.wait_for(waiter.wait(), 30)
+                finally:
+                    signal.unsubscribe(waiter)
+
+            await wait_connected(resumed.session_id)
             assert await state_of(stopped.session_id) == "stopped"
 
             connect = await other.post(
                 f"/api/v1/sessions/{stopped.session_id}/connect", headers=user.headers
             )
             assert connect.status_code == 200, connect.text
-            waiter = signal.subscribe()
-            while await state_of(stopped.session_id) != "connected":
-                waiter.clear()
-                await waiter.wait()
-            signal.unsubscribe(waiter)
+            await wait_connected(stopped.session_id)
             assert await qr_events(second, stopped.session_id) == 1  # the first link's only
 
 
