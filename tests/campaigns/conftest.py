@@ -56,9 +56,11 @@ class Broadcaster:
             seen.update(await self.campaign(user, campaign_id))
             return bool(check(seen))
 
-        await self.wait_until(
-            reached, 30, f"campaign {what} ({seen.get('state')}, {seen.get('stats')})"
-        )
+        try:
+            await self.wait_until(reached, 30, f"campaign {what}")
+        except AssertionError as exc:
+            # What the campaign looked like at the last look, not before the first.
+            raise AssertionError(f"{exc}: {seen.get('state')}, {seen.get('stats')}") from None
 
     async def inbox(self, user: TestUser, phone: str) -> list[dict[str, Any]]:
         """What the phone received (newest first)."""

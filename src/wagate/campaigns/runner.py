@@ -46,7 +46,7 @@ from wagate.sessions.manager import SessionManager
 from wagate.sessions.models import SessionState, WhatsAppSession
 from wagate.sessions.repository import SessionRepository
 from wagate.storage.base import utcnow
-from wagate.storage.db import Database
+from wagate.storage.db import Database, after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +152,10 @@ class CampaignRunner:
                 return IDLE_SECONDS  # held by another gateway process's runner
             campaign.state = CampaignState.COMPLETED
             campaign.finished_at = utcnow()
+            # No outbox event marks a campaign's end yet (campaign.completed is still
+            # to come), so wake what waits on commits: a campaign whose last
+            # recipients were skipped ends without any message event after it.
+            after_commit(db, self.signal.notify)
             return IDLE_SECONDS
         sessions = await self._connected(db, campaign)
         delay = IDLE_SECONDS
