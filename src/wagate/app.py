@@ -16,6 +16,7 @@ from wagate.analytics.metrics import Metrics
 from wagate.analytics.middleware import RequestAccountingMiddleware
 from wagate.analytics.router import metrics_router
 from wagate.analytics.router import router as analytics_router
+from wagate.auth import cache as credential_cache
 from wagate.auth import service as auth_service
 from wagate.auth.admin_router import router as admin_router
 from wagate.auth.router import router as auth_router
@@ -100,6 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.resolved_secret_key  # noqa: B018  (create the key file before serving)
             database = Database.from_settings(settings)
             stack.push_async_callback(database.dispose)
+            # Credentials resolved from memory, dropped at once when changed (here
+            # or by another process on the same data folder, such as the CLI).
+            credential_cache.install(database, settings.data_dir)
             stack.push_async_callback(app.state.rate_limiter.close)
             if settings.auto_migrate:
                 await migrate(database)

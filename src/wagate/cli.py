@@ -64,13 +64,17 @@ def _with_database(
     admin: bool = False,
     username: str | None = None,
 ) -> None:
+    from wagate.auth import cache as credential_cache
     from wagate.auth import service
     from wagate.errors import AppError
     from wagate.storage.db import Database
     from wagate.storage.migrate import migrate as run_migrations
 
     async def _run() -> str:
-        database = Database.from_settings(Settings())
+        settings = Settings()
+        database = Database.from_settings(settings)
+        # Tells a running server (same data folder) that credentials changed.
+        credential_cache.install(database, settings.data_dir)
         try:
             await run_migrations(database)
             async with database.transaction() as db:

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wagate.auth import cache as credential_cache
 from wagate.auth import service as auth_service
 from wagate.auth import tokens
 from wagate.auth.models import User
-from wagate.auth.repository import UserRepository
 from wagate.errors import AppError, ErrorCode, not_found
 from wagate.sessions import lifecycle
 from wagate.sessions.models import WhatsAppSession
@@ -57,10 +57,15 @@ async def resolve(
     if not api_key:
         raise AppError(ErrorCode.NO_TOKEN, "Authentication token missing")
     if api_key.startswith(tokens.SESSION_KEY_PREFIX):
-        session = await SessionRepository(db).get_by_key_hash(tokens.hash_key(api_key))
-        owner = await UserRepository(db).get_by_id(session.user_id) if session else None
-        if session is None or owner is None or not owner.is_active:
+        key_hash = tokens.hash_key(api_key)
+        cache = credential_cache.of(db)
+        if cache is None:
+            session = await SessionRepository(db).get_by_key_hash(key_hash)
+        else:
+            session = await cache.session_by_key_hash(db, key_hash)
+        if session is None:
             raise AppError(ErrorCode.INVALID_API_KEY, _INVALID_KEY)
+        owner = await auth_service.active_owner(db, session.user_id)
         return Principal(owner, CredentialKind.SESSION_KEY, session)
     user = await auth_service.user_for_api_key(db, api_key)
     return Principal(user, CredentialKind.USER_KEY)
@@ -77,8 +82,12 @@ async def session_by_id(db: AsyncSession, principal: Principal, raw_id: str) -> 
         session_id = uuid.UUID(raw_id)
     except ValueError:
         raise not_found("Session") from None
-    session = await SessionRepository(db).get_for(principal.user.id, session_id)
-    if session is None:
+    cache = credential_cache.of(db)
+    if cache is None:
+        session = await SessionRepository(db).get_for(principal.user.id, session_id)
+    else:
+        session = await cache.session(db, session_id)
+    if session is None or session.user_id != principal.user.id:
         raise not_found("Session")
     return session
 

@@ -30,7 +30,8 @@ class UserRepository(RepositoryBase[User]):
             update(User)
             .where(User.id == user_id)
             .values(updated_at=User.updated_at)
-            .execution_options(synchronize_session=False)
+            # A lock, not a change: the credential cache keeps its users.
+            .execution_options(synchronize_session=False, wagate_credentials_unchanged=True)
         )
 
     async def admin_exists(self) -> bool:

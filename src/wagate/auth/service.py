@@ -12,6 +12,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.analytics.service import record_activity
+from wagate.auth import cache as credential_cache
 from wagate.auth import passwords, tokens
 from wagate.auth.models import ApiKey, User
 from wagate.auth.repository import ApiKeyRepository, UserRepository
@@ -127,15 +128,23 @@ async def user_from_token(db: AsyncSession, token: str, *, secret: str) -> User:
         claims = tokens.read_token(token, secret)
     except tokens.TokenError as exc:
         raise AppError(ErrorCode.INVALID_TOKEN, str(exc)) from exc
-    user = await UserRepository(db).get_by_id(claims.user_id)
+    user = await credential_user(db, claims.user_id)
     if user is None or not user.is_active or user.credential_version != claims.credential_version:
         raise AppError(ErrorCode.INVALID_TOKEN, "Invalid token")
     return user
 
 
+async def credential_user(db: AsyncSession, user_id: uuid.UUID) -> User | None:
+    """The user a credential names, from the credential cache when one serves ``db``."""
+    cache = credential_cache.of(db)
+    if cache is None:
+        return await UserRepository(db).get_by_id(user_id)
+    return await cache.user(db, user_id)
+
+
 async def active_owner(db: AsyncSession, user_id: uuid.UUID) -> User:
     """The owner of a key, who must still be active for the key to work."""
-    user = await UserRepository(db).get_by_id(user_id)
+    user = await credential_user(db, user_id)
     if user is None or not user.is_active:
         raise AppError(ErrorCode.INVALID_API_KEY, "Invalid or inactive API key")
     return user
@@ -264,17 +273,24 @@ async def revoke_api_key(
 
 async def user_for_api_key(db: AsyncSession, raw_key: str) -> User:
     """The owner of an active user key; marks the key used."""
-    key = await ApiKeyRepository(db).get_by_hash(tokens.hash_key(raw_key))
+    key_hash = tokens.hash_key(raw_key)
+    cache = credential_cache.of(db)
+    if cache is None:
+        key = await ApiKeyRepository(db).get_by_hash(key_hash)
+    else:
+        key = await cache.user_key(db, key_hash)
     now = datetime.now(UTC)
     if (
         key is None
-        or not tokens.same_hash(key.key_hash, tokens.hash_key(raw_key))
+        or not tokens.same_hash(key.key_hash, key_hash)
         or not key.is_active
         or (key.expires_at is not None and key.expires_at <= now)
     ):
         raise AppError(ErrorCode.INVALID_API_KEY, "Invalid or inactive API key")
     user = await active_owner(db, key.user_id)
     if key.last_used_at is None or now - key.last_used_at > _LAST_USED_RESOLUTION:
+        if cache is not None:
+            key = cache.attached(db, key)
         key.last_used_at = now
     return user
 

@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.analytics import service as analytics
-from wagate.auth import service as auth_service
 from wagate.auth import tokens
 from wagate.auth.models import User
 from wagate.auth.repository import UserRepository
@@ -274,32 +273,3 @@ async def _event(
         data=data,
         signal=signal,
     )
-
-
-async def session_for_api_key(
-    db: AsyncSession, raw_key: str, session_id: str | None
-) -> WhatsAppSession:
-    """The session an API request acts for: by its own key, or a user key plus an id."""
-    sessions = SessionRepository(db)
-    if raw_key.startswith(tokens.SESSION_KEY_PREFIX):
-        session = await sessions.get_by_key_hash(tokens.hash_key(raw_key))
-        if session is None:
-            raise AppError(ErrorCode.INVALID_API_KEY, "Invalid or inactive API key")
-        await auth_service.active_owner(db, session.user_id)
-        if session_id and session_id != str(session.id):
-            raise AppError(ErrorCode.FORBIDDEN, "This API key belongs to another session")
-        return session
-    user = await auth_service.user_for_api_key(db, raw_key)
-    if not session_id:
-        raise AppError(
-            ErrorCode.VALIDATION_ERROR,
-            "x-session-id header (or sessionId) is required with a user API key",
-        )
-    try:
-        parsed = uuid.UUID(session_id)
-    except ValueError as exc:
-        raise not_found("Session") from exc
-    session = await sessions.get_for(user.id, parsed)
-    if session is None:
-        raise not_found("Session")
-    return session

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from wagate.config import Settings
@@ -22,6 +23,7 @@ from wagate.private_files import ensure_private_file
 
 AfterCommit = Callable[[], Awaitable[None] | None]
 _AFTER_COMMIT = "wagate_after_commit"
+_WROTE = "wagate_wrote"
 
 
 def is_sqlite(url: str) -> bool:
@@ -60,14 +62,44 @@ def create_engine(url: str, *, schema: str | None = None, echo: bool = False) ->
     )
 
 
+def _flushed(session: Session, _: UOWTransaction) -> None:
+    session.info[_WROTE] = True
+
+
+def _executed(state: ORMExecuteState) -> None:
+    # Anything but a SELECT counts as a write (an UPDATE, a DELETE, raw SQL).
+    if not state.is_select:
+        state.session.info[_WROTE] = True
+
+
+def wrote(session: AsyncSession) -> bool:
+    """Whether the unit of work changed anything: flushed, executed a statement
+    that is not a SELECT, or holds changes not flushed yet."""
+    return bool(session.info.get(_WROTE) or session.new or session.deleted or session.dirty)
+
+
 class Database:
-    """Owns the engine and hands out sessions."""
+    """Owns the engine and hands out sessions.
+
+    ``session_class`` is this database's own ``Session`` subclass, so parts of the
+    app can listen to its sessions' events (the credential cache does) without
+    touching any other database's; ``session_info`` is copied into every session's
+    ``info``."""
 
     def __init__(self, url: str, *, schema: str | None = None, echo: bool = False) -> None:
         self.url = url
         self.schema = schema
         self.engine = create_engine(url, schema=schema, echo=echo)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.session_class: type[Session] = type("DatabaseSession", (Session,), {})
+        event.listen(self.session_class, "after_flush", _flushed)
+        event.listen(self.session_class, "do_orm_execute", _executed)
+        self.session_info: dict[str, Any] = {}
+        self.sessionmaker = async_sessionmaker(
+            self.engine,
+            expire_on_commit=False,
+            sync_session_class=self.session_class,
+            info=self.session_info,
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -79,12 +111,16 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A unit of work outside a request: commits at the end, rolls back on error,
-        then runs what was registered with :func:`after_commit`."""
+        """The unit of work (requests and background work alike): commits at the end
+        if it wrote anything, rolls back on error, then runs what was registered with
+        :func:`after_commit`. A unit that only read does not commit: its read
+        transaction, if it ever opened one (the connection is taken at the first
+        query, not before), simply ends when the session closes."""
         async with self.sessionmaker() as session:
             try:
                 yield session
-                await session.commit()
+                if wrote(session):
+                    await session.commit()
             except BaseException:
                 await session.rollback()
                 raise
