@@ -20,8 +20,11 @@ from wagate.sessions.manager import SessionManager
 from wagate.sessions.models import WhatsAppSession
 from wagate.storage.db import Database
 
+# Dependencies are ``async def`` even when they do not await: FastAPI runs a
+# plain ``def`` dependency in a worker thread, a hand-off per request.
 
-def get_settings(request: Request) -> Settings:
+
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -42,7 +45,11 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbSession = Annotated[AsyncSession, Depends(get_db, scope="function")]
 
 
-def get_client_address(request: Request) -> str | None:
+async def get_client_address(request: Request) -> str | None:
+    return client_address(request)
+
+
+def client_address(request: Request) -> str | None:
     """The client's IP: the peer, or what a trusted proxy says in X-Forwarded-For."""
     proxies: TrustedProxies = request.app.state.trusted_proxies
     peer = request.client.host if request.client else None
@@ -65,7 +72,7 @@ async def resolve_principal(
 ) -> credentials.Principal:
     """Every HTTP credential goes through here (and the WebSocket faces call
     ``credentials.resolve`` the same way), so the checks are the same everywhere."""
-    settings = get_settings(request)
+    settings: Settings = request.app.state.settings
     principal = await credentials.resolve(
         db, token=token, api_key=api_key, secret=settings.resolved_secret_key
     )
@@ -107,12 +114,12 @@ async def get_user_by_token_or_key(request: Request, db: DbSession) -> User:
 UserByTokenOrKey = Annotated[User, Depends(get_user_by_token_or_key)]
 
 
-def get_session_manager(request: Request) -> SessionManager:
+async def get_session_manager(request: Request) -> SessionManager:
     manager: SessionManager = request.app.state.session_manager
     return manager
 
 
-def get_outbox_signal(request: Request) -> OutboxSignal:
+async def get_outbox_signal(request: Request) -> OutboxSignal:
     signal: OutboxSignal = request.app.state.outbox_signal
     return signal
 
@@ -173,7 +180,7 @@ async def get_api_session(request: Request, db: DbSession) -> WhatsAppSession:
 ApiSession = Annotated[WhatsAppSession, Depends(get_api_session)]
 
 
-def get_outbound_queue(request: Request) -> OutboundQueue:
+async def get_outbound_queue(request: Request) -> OutboundQueue:
     queue: OutboundQueue = request.app.state.outbound_queue
     return queue
 

@@ -178,7 +178,7 @@ def _checks(
     elif user_id:
         checks.append((Limit.USER, user_id))
     elif path in rules.auth:
-        checks.append((Limit.AUTH, deps.get_client_address(request) or "unknown"))
+        checks.append((Limit.AUTH, deps.client_address(request) or "unknown"))
     return checks
 
 

@@ -35,7 +35,7 @@ import os
 import uuid
 from collections import Counter, OrderedDict
 from pathlib import Path
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,9 +45,7 @@ from sqlalchemy.orm import (
     Session,
     SessionTransaction,
     UOWTransaction,
-    make_transient_to_detached,
 )
-from sqlalchemy.orm.attributes import set_committed_value
 
 from wagate.auth.models import ApiKey, User
 from wagate.auth.repository import ApiKeyRepository
@@ -131,28 +129,38 @@ class _Rows(Generic[K, V]):
 def _detached_copy(row: T) -> T | None:
     """A copy of a freshly loaded row for the cache, or None when the row holds
     changes of its own transaction or is not fully loaded."""
-    state = inspect(row)
+    state: InstanceState[T] = inspect(row)
     if state.modified or state.expired_attributes or state.key is None:
         return None
+    if any(attribute.key not in state.dict for attribute in state.mapper.column_attrs):
+        return None
+    return _copy(state)
+
+
+def _copy(state: InstanceState[T]) -> T:
+    """A detached copy of a loaded row: its columns' values, as stored (a copy
+    of the dict is a tenth of what ``Session.merge`` costs)."""
     mapper = state.mapper
-    copy = cast(T, mapper.class_manager.new_instance())
-    for attribute in mapper.column_attrs:
-        if attribute.key not in state.dict:
-            return None
-        set_committed_value(copy, attribute.key, state.dict[attribute.key])
-    make_transient_to_detached(copy)
+    copy: T = mapper.class_manager.new_instance()
+    values = state.dict
+    copy_state: InstanceState[T] = inspect(copy)
+    copy_state.dict.update({a.key: values[a.key] for a in mapper.column_attrs})
+    copy_state.key = state.key
     return copy
 
 
 def _attached(db: AsyncSession, cached: T) -> T:
     """The request's own copy of a cached row, in its DB session, without a query:
-    the row it already holds, else a new persistent copy."""
+    the row it already holds, else a new persistent copy (changes to it flush as
+    to any row the request loaded)."""
     session = db.sync_session
-    key = inspect(cached).key
-    held = session.identity_map.get(key) if key is not None else None
+    state: InstanceState[T] = inspect(cached)
+    held = session.identity_map.get(state.key) if state.key is not None else None
     if held is not None:
-        return cast(T, held)
-    return session.merge(cached, load=False)
+        return held
+    copy = _copy(state)
+    session.add(copy)
+    return copy
 
 
 class CredentialCache:

@@ -55,7 +55,7 @@ def upload_limits(settings: Settings) -> dict[str, int]:
     return {IMPORT_PATH: limit, AUDIENCE_PATH: limit}
 
 
-def get_runner(request: Request) -> runner.CampaignRunner:
+async def get_runner(request: Request) -> runner.CampaignRunner:
     found: runner.CampaignRunner = request.app.state.campaign_runner
     return found
 

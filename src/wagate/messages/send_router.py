@@ -90,7 +90,20 @@ class Sender:
         return answer(submitted)
 
 
-SenderDep = Annotated[Sender, Depends()]
+async def get_sender(
+    request: Request,
+    db: DbSession,
+    session: ApiSession,
+    manager: Manager,
+    queue: Queue,
+    settings: SettingsDep,
+) -> Sender:
+    # A function, not ``Depends()`` on the class: FastAPI calls a class (a plain
+    # callable) in a worker thread, a hand-off per send.
+    return Sender(request, db, session, manager, queue, settings)
+
+
+SenderDep = Annotated[Sender, Depends(get_sender)]
 
 
 @router.post("/send", response_model=None)

@@ -33,7 +33,7 @@ from wagate.schemas import Envelope, ok
 router = APIRouter(prefix="/sandbox/v1", tags=["sandbox"])
 
 
-def get_control(manager: Manager) -> SandboxControl:
+async def get_control(manager: Manager) -> SandboxControl:
     return service.control_of(manager)
 
 

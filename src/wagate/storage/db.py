@@ -24,6 +24,7 @@ from wagate.private_files import ensure_private_file
 AfterCommit = Callable[[], Awaitable[None] | None]
 _AFTER_COMMIT = "wagate_after_commit"
 _WROTE = "wagate_wrote"
+_CONNECTED = "wagate_connected"
 
 
 def is_sqlite(url: str) -> bool:
@@ -72,6 +73,20 @@ def _executed(state: ORMExecuteState) -> None:
         state.session.info[_WROTE] = True
 
 
+def _connected(session: Session, *_: Any) -> None:
+    session.info[_CONNECTED] = True
+
+
+async def _close(session: AsyncSession) -> None:
+    """Close as ``async with`` would; a session that never took a connection
+    (a request answered from memory) is closed in place: there is nothing to
+    hand back, so no task and no greenlet for it."""
+    if session.info.get(_CONNECTED):
+        await session.__aexit__(None, None, None)
+    else:
+        session.sync_session.close()
+
+
 def wrote(session: AsyncSession) -> bool:
     """Whether the unit of work changed anything: flushed, executed a statement
     that is not a SELECT, or holds changes not flushed yet."""
@@ -93,6 +108,7 @@ class Database:
         self.session_class: type[Session] = type("DatabaseSession", (Session,), {})
         event.listen(self.session_class, "after_flush", _flushed)
         event.listen(self.session_class, "do_orm_execute", _executed)
+        event.listen(self.session_class, "after_begin", _connected)
         self.session_info: dict[str, Any] = {}
         self.sessionmaker = async_sessionmaker(
             self.engine,
@@ -116,7 +132,8 @@ class Database:
         :func:`after_commit`. A unit that only read does not commit: its read
         transaction, if it ever opened one (the connection is taken at the first
         query, not before), simply ends when the session closes."""
-        async with self.sessionmaker() as session:
+        session = self.sessionmaker()
+        try:
             try:
                 yield session
                 if wrote(session):
@@ -125,6 +142,8 @@ class Database:
                 await session.rollback()
                 raise
             await run_after_commit(session)
+        finally:
+            await _close(session)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
