@@ -159,7 +159,14 @@ def _attached(db: AsyncSession, cached: T) -> T:
     if held is not None:
         return held
     copy = _copy(state)
-    session.add(copy)
+    if state.mapper.relationships:
+        session.add(copy)
+    else:
+        # What ``Session.add`` does for a row with a key, without walking the
+        # relationships it would cascade to (there are none): that walk was
+        # most of the cost of answering from the cache.
+        copy_state: InstanceState[T] = inspect(copy)
+        session._update_impl(copy_state)
     return copy
 
 
