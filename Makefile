@@ -47,9 +47,14 @@ format: install
 	$(BIN)/ruff check --fix src tests bench
 	$(BIN)/ruff format src tests bench
 
-# The crash loop of the suite, run long: the gateway killed and restarted many times.
+# The suite's long tests, run long: the crash loop (the gateway killed and
+# restarted many times; `make test` kills it twice) and the API fuzzing with
+# more examples per operation (`make test` runs 5, and 8 chains).
 soak: install
-	WAGATE_CRASH_LOOP_ROUNDS=$${WAGATE_CRASH_LOOP_ROUNDS:-40} $(BIN)/pytest tests/test_crash_loop.py -p no:randomly -rxX
+	WAGATE_CRASH_LOOP_ROUNDS=$${WAGATE_CRASH_LOOP_ROUNDS:-40} \
+	WAGATE_FUZZ_EXAMPLES=$${WAGATE_FUZZ_EXAMPLES:-25} \
+	WAGATE_FUZZ_STATEFUL_EXAMPLES=$${WAGATE_FUZZ_STATEFUL_EXAMPLES:-30} \
+		$(BIN)/pytest tests/test_crash_loop.py tests/test_fuzz_api.py -p no:randomly -rxX
 
 # The benchmarks load the server with wrk (a C load generator): installed here
 # when missing and we may (root with apt), else they say so and stop. Issue 12's

@@ -215,8 +215,15 @@ async def link_session(
         code: str | None = response.json()["data"]["qrCode"]
         return code
 
-    code = await poll(qr)
-    linked = await http.post(f"/sandbox/v1/phones/{business}/link", json={"qr": code}, headers=auth)
+    # On a loaded machine the QR code may rotate between reading and linking:
+    # read the current one again and retry.
+    for _attempt in range(10):
+        code = await poll(qr)
+        linked = await http.post(
+            f"/sandbox/v1/phones/{business}/link", json={"qr": code}, headers=auth
+        )
+        if linked.status_code != 400:
+            break
     linked.raise_for_status()
 
     async def connected() -> bool:
