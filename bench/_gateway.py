@@ -205,9 +205,10 @@ async def link_session(
     http: httpx.AsyncClient, auth: dict[str, str], business: str
 ) -> dict[str, str]:
     """A session linked to a new sandbox phone ``business``; its id and session key."""
-    session = (await http.post("/api/v1/sessions", json={"name": business}, headers=auth)).json()[
-        "data"
-    ]
+    created = await http.post("/api/v1/sessions", json={"name": business}, headers=auth)
+    if created.status_code != 201:
+        raise SystemExit(f"creating session {business}: {created.status_code} {created.text}")
+    session = created.json()["data"]
     await http.post("/sandbox/v1/phones", json={"phone": business}, headers=auth)
 
     async def qr() -> str | None:
