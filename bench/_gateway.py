@@ -125,6 +125,14 @@ class Gateway:
 
     def stop(self) -> None:
         if self.process is not None:
+            if self.process.poll() is not None:
+                # It died on its own: say how, or a benchmark fails with a bare ReadError.
+                log = (self.data_dir / "server.log").read_text(errors="replace")
+                print(
+                    f"the gateway exited with status {self.process.returncode}; "
+                    f"the end of its log:\n{log[-3000:]}",
+                    file=sys.stderr,
+                )
             self.process.terminate()
             self.process.wait(60)
             self.process = None
