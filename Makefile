@@ -47,18 +47,36 @@ format: install
 	$(BIN)/ruff check --fix src tests bench
 	$(BIN)/ruff format src tests bench
 
-# The crash loop of the suite, run long: the gateway killed and restarted many times.
+# The suite's long tests, run long: the crash loop (the gateway killed and
+# restarted many times; `make test` kills it twice) and the API fuzzing with
+# more examples per operation (`make test` runs 5, and 8 chains).
 soak: install
-	WAGATE_CRASH_LOOP_ROUNDS=$${WAGATE_CRASH_LOOP_ROUNDS:-40} $(BIN)/pytest tests/test_crash_loop.py -p no:randomly -rxX
+	WAGATE_CRASH_LOOP_ROUNDS=$${WAGATE_CRASH_LOOP_ROUNDS:-40} \
+	WAGATE_FUZZ_EXAMPLES=$${WAGATE_FUZZ_EXAMPLES:-25} \
+	WAGATE_FUZZ_STATEFUL_EXAMPLES=$${WAGATE_FUZZ_STATEFUL_EXAMPLES:-30} \
+		$(BIN)/pytest tests/test_crash_loop.py tests/test_fuzz_api.py -p no:randomly -rxX
 
 # The benchmarks load the server with wrk (a C load generator): installed here
-# when missing and we may (root with apt), else they say so and stop.
+# when missing and we may (root with apt), else they say so and stop. Issue 12's
+# goals first, then the others; every one runs even if one fails, and the run
+# ends with one table of every figure beside its baseline and goal
+# (bench/_summary.py). WAGATE_DATABASE_URL=postgresql+asyncpg://... runs them on
+# PostgreSQL; BENCH="bench/a.py bench/b.py" runs only those.
+BENCH_GOALS := bench/api_throughput.py bench/inbound_throughput.py bench/webhook_throughput.py bench/idle_sessions.py
+BENCH ?= $(BENCH_GOALS) $(filter-out $(BENCH_GOALS),$(wildcard bench/[!_]*.py))
+
 bench: install
 	@if ! command -v wrk >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing wrk for the benchmarks"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
 	fi
-	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@summary=$$(mktemp); trap 'rm -f "$$summary"' EXIT; \
+	for script in $(BENCH); do \
+		echo "== $$script"; \
+		WAGATE_BENCH_SUMMARY="$$summary" $(BIN)/python $$script \
+			|| echo "{\"failed\": \"$$script\"}" >> "$$summary"; \
+	done; \
+	$(BIN)/python bench/_summary.py "$$summary"
 
 demo: install
 	$(BIN)/wagate demo

@@ -125,6 +125,14 @@ class Gateway:
 
     def stop(self) -> None:
         if self.process is not None:
+            if self.process.poll() is not None:
+                # It died on its own: say how, or a benchmark fails with a bare ReadError.
+                log = (self.data_dir / "server.log").read_text(errors="replace")
+                print(
+                    f"the gateway exited with status {self.process.returncode}; "
+                    f"the end of its log:\n{log[-3000:]}",
+                    file=sys.stderr,
+                )
             self.process.terminate()
             self.process.wait(60)
             self.process = None
@@ -205,9 +213,10 @@ async def link_session(
     http: httpx.AsyncClient, auth: dict[str, str], business: str
 ) -> dict[str, str]:
     """A session linked to a new sandbox phone ``business``; its id and session key."""
-    session = (await http.post("/api/v1/sessions", json={"name": business}, headers=auth)).json()[
-        "data"
-    ]
+    created = await http.post("/api/v1/sessions", json={"name": business}, headers=auth)
+    if created.status_code != 201:
+        raise SystemExit(f"creating session {business}: {created.status_code} {created.text}")
+    session = created.json()["data"]
     await http.post("/sandbox/v1/phones", json={"phone": business}, headers=auth)
 
     async def qr() -> str | None:
@@ -215,8 +224,15 @@ async def link_session(
         code: str | None = response.json()["data"]["qrCode"]
         return code
 
-    code = await poll(qr)
-    linked = await http.post(f"/sandbox/v1/phones/{business}/link", json={"qr": code}, headers=auth)
+    # On a loaded machine the QR code may rotate between reading and linking:
+    # read the current one again and retry.
+    for _attempt in range(10):
+        code = await poll(qr)
+        linked = await http.post(
+            f"/sandbox/v1/phones/{business}/link", json={"qr": code}, headers=auth
+        )
+        if linked.status_code != 400:
+            break
     linked.raise_for_status()
 
     async def connected() -> bool:

@@ -1,7 +1,13 @@
-"""Every figure printed beside its baseline and the issue's goal, PASS or MISS."""
+"""Every figure printed beside its baseline and the issue's goal, PASS or MISS.
+
+With ``WAGATE_BENCH_SUMMARY`` naming a file (``make bench`` does), each report
+also appends its rows there as JSON lines, for ``bench/_summary.py`` to print
+one table of every benchmark's figures at the end of the run."""
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass, field
 
 
@@ -38,3 +44,8 @@ class Report:
         print(f"\n{self.title}")
         for name, value, goal, verdict in self.rows:
             print(f"  {name:<{width}}  {value:<{value_width}}  {goal:<14} {verdict}".rstrip())
+        summary = os.environ.get("WAGATE_BENCH_SUMMARY")
+        if summary:
+            with open(summary, "a", encoding="utf-8") as file:
+                for row in self.rows:
+                    file.write(json.dumps({"report": self.title, "row": row}) + "\n")

@@ -7,7 +7,9 @@ at start.
 The phones live on a sandbox network in a process of its own, so the gateway's
 resident memory (``VmRSS``) holds only what the gateway keeps per session.
 
-* at start: the gateway's memory once it answers ``/health`` (goal ≤ 100 MB);
+* at start: the gateway's memory once it answers ``/health``, started again on
+  the database its first start created (goal ≤ 100 MB; the first start, which
+  migrates an empty database and creates the admin, is shown beside it);
 * per session: memory with ``--sessions`` linked and connected, less memory at
   start, divided by their number (goal < 50 KB);
 * restart: the gateway stops and starts again on the same database; the clock
@@ -51,6 +53,13 @@ async def bench(sessions: int, database_url: str | None) -> int:
             ) as gateway,
         ):
             await asyncio.sleep(1)  # let start-up work (migrations, first sweeps) settle
+            report.figure("gateway memory at its first start", f"{gateway.rss_mb():,.1f} MB")
+            # Every later start finds the schema at head and the admin made: that is
+            # the gateway's memory at start (the first one migrates an empty
+            # database and hashes the admin's password once, see docs/performance.md).
+            gateway.stop()
+            gateway.start()
+            await asyncio.sleep(1)
             at_start = gateway.rss_mb()
             report.at_most("gateway memory at start", at_start, 100, "MB")
             async with httpx.AsyncClient(base_url=gateway.url, timeout=120) as http:

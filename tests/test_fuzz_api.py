@@ -2,8 +2,9 @@
 session key, answers no server error, and every error in its face's envelope.
 
 The app runs in-process (schemathesis' ASGI transport starts its lifespan once)
-on a database of its own. Examples per operation are bounded so the run takes
-about a minute; ``WAGATE_FUZZ_EXAMPLES`` asks for more (``make soak``)."""
+on a database of its own. Examples per operation are bounded so ``make test``
+stays short (about half a minute on a quiet machine); ``WAGATE_FUZZ_EXAMPLES``
+and ``WAGATE_FUZZ_STATEFUL_EXAMPLES`` ask for more, as ``make soak`` does."""
 
 from __future__ import annotations
 
@@ -30,8 +31,8 @@ from wagate.storage.db import Database
 
 POSTGRES_URL_ENV = "WAGATE_TEST_DATABASE_URL"  # as in conftest.py
 
-EXAMPLES = int(os.environ.get("WAGATE_FUZZ_EXAMPLES", "10"))
-STATEFUL_EXAMPLES = int(os.environ.get("WAGATE_FUZZ_STATEFUL_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("WAGATE_FUZZ_EXAMPLES", "5"))
+STATEFUL_EXAMPLES = int(os.environ.get("WAGATE_FUZZ_STATEFUL_EXAMPLES", "8"))
 
 # Statuses seen per operation, so the run can prove it got past authentication.
 ANSWERED: defaultdict[str, set[int]] = defaultdict(set)

@@ -6,9 +6,14 @@ import asyncio
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from wagate.config import Settings
+from wagate.lazy_imports import hidden_libraries
+
+# uvicorn imports watchfiles for --reload when it is installed (1.5 MB); wagate
+# serves without reloading.
+with hidden_libraries("watchfiles"):
+    import uvicorn
 
 app = typer.Typer(help="wagate: a self-hosted WhatsApp HTTP API gateway", no_args_is_help=True)
 user_app = typer.Typer(help="Manage users", no_args_is_help=True)

@@ -18,12 +18,12 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from wagate.analytics.models import USAGE_FIELDS, UsageCounter
 from wagate.storage.base import utcnow
+from wagate.storage.db import upsert_insert
 
 _PENDING = "wagate_usage_pending"
 
@@ -54,7 +54,7 @@ def upsert(dialect: str, key: CounterKey, counts: dict[str, int]) -> Any:
     """``INSERT … ON CONFLICT (user_id, day, session_id) DO UPDATE SET n = n + k``."""
     user_id, day, session_id = key
     values = {field: counts.get(field, 0) for field in USAGE_FIELDS}
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(dialect)
     statement = insert(UsageCounter).values(
         user_id=user_id, day=day, session_id=session_id, **values
     )

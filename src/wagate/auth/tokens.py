@@ -1,17 +1,25 @@
-"""JWT access tokens (HS256 only) and opaque API keys."""
+"""JWT access tokens (HS256 only) and opaque API keys.
+
+The tokens are standard JWTs (RFC 7519) signed with HMAC-SHA256, made and read
+here with ``hmac`` and ``json``: a JWT library would load ``cryptography`` for
+algorithms wagate never accepts (11 MB resident at start)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
+import json
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-
-import jwt
+from typing import Any
 
 ALGORITHM = "HS256"
+_HEADER = {"alg": ALGORITHM, "typ": "JWT"}
 USER_KEY_PREFIX = "wgk_"
 SESSION_KEY_PREFIX = "sak_"
 
@@ -34,28 +42,67 @@ def issue_token(
     now = datetime.now(UTC)
     claims = {
         "sub": str(user_id),
-        "iat": now,
-        "exp": now + timedelta(minutes=expires_minutes),
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(minutes=expires_minutes)).timestamp()),
         "typ": "access",
         "ver": credential_version,
     }
-    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+    signing_input = f"{_b64_json(_HEADER)}.{_b64_json(claims)}"
+    return f"{signing_input}.{_b64(_sign(signing_input, secret))}"
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _b64_json(value: dict[str, Any]) -> str:
+    return _b64(json.dumps(value, separators=(",", ":")).encode())
+
+
+def _unb64(part: str) -> bytes:
+    # Strict: the URL-safe alphabet only, padding restored, nothing else accepted.
+    return base64.b64decode(part + "=" * (-len(part) % 4), altchars=b"-_", validate=True)
+
+
+def _sign(signing_input: str, secret: str) -> bytes:
+    return hmac.new(secret.encode(), signing_input.encode("ascii"), hashlib.sha256).digest()
+
+
+def _verified_claims(token: str, secret: str) -> dict[str, Any]:
+    """The claims of a token whose HS256 signature is good and whose times hold."""
+    try:
+        header_part, claims_part, signature_part = token.split(".")
+        header = json.loads(_unb64(header_part))
+        signature = _unb64(signature_part)
+    except (ValueError, binascii.Error, UnicodeError) as exc:
+        raise TokenError("Invalid token") from exc
+    # The algorithm is fixed, never taken from the token: ``alg: none`` and
+    # algorithm-confusion tokens fail here like any forgery.
+    if not isinstance(header, dict) or header.get("alg") != ALGORITHM:
+        raise TokenError("Invalid token")
+    if not hmac.compare_digest(signature, _sign(f"{header_part}.{claims_part}", secret)):
+        raise TokenError("Invalid token")
+    try:
+        claims = json.loads(_unb64(claims_part))
+    except (ValueError, binascii.Error, UnicodeError) as exc:
+        raise TokenError("Invalid token") from exc
+    if not isinstance(claims, dict) or not {"exp", "iat", "sub"} <= claims.keys():
+        raise TokenError("Invalid token")
+    times = [claims["exp"], claims["iat"], claims.get("nbf", 0)]
+    if not all(isinstance(t, int | float) and not isinstance(t, bool) for t in times):
+        raise TokenError("Invalid token")
+    now = time.time()
+    if claims["exp"] <= now:
+        raise TokenError("Token has expired")
+    if claims.get("nbf", 0) > now:
+        raise TokenError("Invalid token")
+    return claims
 
 
 def read_token(token: str, secret: str) -> TokenClaims:
     """Whom a token was issued to. Only HS256 is accepted, so ``alg: none``
     and algorithm-confusion tokens fail like any forgery."""
-    try:
-        claims = jwt.decode(
-            token,
-            secret,
-            algorithms=[ALGORITHM],
-            options={"require": ["exp", "iat", "sub"]},
-        )
-    except jwt.ExpiredSignatureError as exc:
-        raise TokenError("Token has expired") from exc
-    except jwt.PyJWTError as exc:
-        raise TokenError("Invalid token") from exc
+    claims = _verified_claims(token, secret)
     if claims.get("typ") != "access":
         raise TokenError("Invalid token")
     version = claims.get("ver", 0)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import phonenumbers
-
 from wagate.jid import InvalidJidError, user_jid
 
 
@@ -16,6 +14,8 @@ def normalize(raw: str, region: str) -> tuple[str, str]:
 
     A number with ``+`` (or ``00``) is international; one without is read in
     ``region`` first, then as international digits."""
+    import phonenumbers  # with the first number read, not at start (1 MB)
+
     text = raw.strip()
     if not text:
         raise InvalidPhoneError("phone is empty")

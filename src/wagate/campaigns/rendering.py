@@ -4,13 +4,22 @@ that names it (``StrictUndefined``), never an empty gap in a message."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import StrictUndefined, TemplateError, UndefinedError, meta
-from jinja2.sandbox import SandboxedEnvironment
+if TYPE_CHECKING:
+    from jinja2 import UndefinedError
+    from jinja2.sandbox import SandboxedEnvironment
 
-_ENVIRONMENT = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+@cache
+def _environment() -> SandboxedEnvironment:
+    """Made when a template is first checked or rendered: jinja2 is 2 MB that a
+    gateway without broadcasts does not need at start."""
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 
 
 class TemplateSyntaxProblem(ValueError):
@@ -25,16 +34,20 @@ class MissingVariable(ValueError):
 
 @lru_cache(maxsize=256)
 def _compiled(body: str) -> Any:
+    from jinja2 import TemplateError
+
     try:
-        return _ENVIRONMENT.from_string(body)
+        return _environment().from_string(body)
     except TemplateError as exc:
         raise TemplateSyntaxProblem(f"template syntax: {exc}") from None
 
 
 def check(body: str) -> list[str]:
     """The body's variables, raising on a syntax error."""
+    from jinja2 import meta
+
     _compiled(body)
-    return sorted(meta.find_undeclared_variables(_ENVIRONMENT.parse(body)))
+    return sorted(meta.find_undeclared_variables(_environment().parse(body)))
 
 
 def variables_for(
@@ -48,6 +61,8 @@ def variables_for(
 
 
 def render(body: str, values: dict[str, Any]) -> str:
+    from jinja2 import TemplateError, UndefinedError
+
     template = _compiled(body)
     try:
         return str(template.render(values))

@@ -18,22 +18,24 @@ import secrets
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
-from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from wagate.auth import service as auth_service
 from wagate.auth.models import User
 from wagate.config import Settings
 from wagate.deps import DbSession, SettingsDep
 from wagate.errors import AppError, ErrorCode, error_body
+
+if TYPE_CHECKING:
+    from fastapi.templating import Jinja2Templates
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -97,7 +99,13 @@ def format_number(value: str | None) -> str:
     return f"+{value}" if value and value.isdigit() else (value or "")
 
 
-def _environment() -> Environment:
+@cache
+def _templates() -> Jinja2Templates:
+    """The pages' templates, made at the first page: jinja2 is 2 MB that an
+    API-only gateway does not need at start."""
+    from fastapi.templating import Jinja2Templates
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
         autoescape=select_autoescape(["html"]),
@@ -106,10 +114,7 @@ def _environment() -> Environment:
     )
     env.globals.update(static_url=static_url, state_labels=STATE_LABELS)
     env.filters.update(datetime=format_datetime, iso=iso, number=format_number)
-    return env
-
-
-templates = Jinja2Templates(env=_environment())
+    return Jinja2Templates(env=env)
 
 
 # -- errors shown as pages ---------------------------------------------------
@@ -386,7 +391,7 @@ def render(
         "nav": "",
         **(context or {}),
     }
-    response = templates.TemplateResponse(request, template, values, status_code=status)
+    response = _templates().TemplateResponse(request, template, values, status_code=status)
     new_cookie = getattr(request.state, "new_csrf_cookie", None)
     if new_cookie:
         response.set_cookie(

@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.analytics import service as analytics
@@ -22,6 +21,7 @@ from wagate.messages.models import Chat, Contact, Message, MessageStatus, Messag
 from wagate.messages.repository import ChatRepository, ContactRepository, MessageRepository
 from wagate.sessions.models import SessionState, WhatsAppSession
 from wagate.storage.base import utcnow
+from wagate.storage.db import upsert_insert
 
 _UNSENDABLE = (SessionState.LOGGED_OUT, SessionState.FAILED)
 
@@ -173,7 +173,7 @@ async def touch_chat(
         # Concurrent sends to a new chat all find none; inserting only if still
         # missing keeps all but the first from failing on the unique (session, jid).
         dialect = db.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        insert = upsert_insert(dialect)
         await db.execute(
             insert(Chat)
             .values(

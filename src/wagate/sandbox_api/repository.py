@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.sandbox_api.models import SandboxPhoneOwner
 from wagate.storage.base import utcnow
+from wagate.storage.db import upsert_insert
 
 
 async def owner_of(db: AsyncSession, number: str) -> uuid.UUID | None:
@@ -28,7 +28,7 @@ async def claim(db: AsyncSession, number: str, user_id: uuid.UUID) -> uuid.UUID:
     An insert that does nothing on conflict waits for a concurrent claim to
     commit, so parallel claims of one number never fail on the primary key.
     """
-    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = upsert_insert(db.get_bind().dialect.name)
     await db.execute(
         insert(SandboxPhoneOwner)
         .values(number=number, user_id=user_id, created_at=utcnow())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -164,3 +165,15 @@ async def run_after_commit(session: AsyncSession) -> None:
         result = callback()
         if result is not None:
             await result
+
+
+def upsert_insert(dialect: str) -> Any:
+    """The ``insert`` of ``dialect`` (``sqlite`` or ``postgresql``), which has
+    ``on_conflict_do_*``. The dialect's module is imported on first use: the
+    PostgreSQL one is 2 MB a gateway on SQLite never needs."""
+    module = importlib.import_module(
+        "sqlalchemy.dialects.postgresql"
+        if dialect == "postgresql"
+        else "sqlalchemy.dialects.sqlite"
+    )
+    return module.insert

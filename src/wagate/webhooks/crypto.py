@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
+
+# ``cryptography`` (9 MB resident) is imported when a secret is first encrypted or
+# read, not with the app: a gateway without webhooks never loads it.
 
 # Domain separation: the instance secret also signs JWTs; this key only ever
 # encrypts webhook secrets.
@@ -20,6 +23,10 @@ class SecretUnreadableError(Exception):
 
 @lru_cache(maxsize=4)
 def _fernet(instance_secret: str) -> Fernet:
+    from cryptography.fernet import Fernet
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(
         instance_secret.encode("utf-8")
     )
@@ -31,6 +38,8 @@ def encrypt_secret(secret: str, instance_secret: str) -> str:
 
 
 def decrypt_secret(token: str, instance_secret: str) -> str:
+    from cryptography.fernet import InvalidToken
+
     try:
         return _fernet(instance_secret).decrypt(token.encode("ascii")).decode("utf-8")
     except InvalidToken as exc:

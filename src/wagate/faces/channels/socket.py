@@ -21,18 +21,30 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import engineio
-import socketio
 from fastapi import FastAPI
 
 from wagate.auth import credentials, tokens
 from wagate.config import Settings
 from wagate.errors import AppError, ErrorCode
 from wagate.faces.channels.events import channel_event
+from wagate.lazy_imports import hidden_libraries, on_first_use
 from wagate.live.feed import session_feed
 from wagate.live.hub import LiveHub
 from wagate.sessions import service as sessions_service
 from wagate.storage.db import Database
+
+# Only the ASGI server is used here. socketio's package imports its clients and
+# Redis managers too, and with them aiohttp, requests and redis (about 20 MB at
+# start): they are hidden while it imports, then the clients get their library
+# back, imported on first use. Its Redis managers stay without redis (unused:
+# wagate's own Redis use imports it itself).
+with hidden_libraries("aiohttp", "requests", "redis", "valkey"):
+    import engineio
+    import engineio.async_client
+    import engineio.client
+    import socketio
+engineio.async_client.aiohttp = on_first_use("aiohttp")
+engineio.client.requests = on_first_use("requests")
 
 logger = logging.getLogger(__name__)
 
