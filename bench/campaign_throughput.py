@@ -162,6 +162,11 @@ async def bench(recipients: int, sessions: int) -> None:
                 await poll_until(lambda: delivered(db_path, False) >= recipients)
                 plain_seconds = time.perf_counter() - began
                 memory = peak_memory_mb(server.pid)
+        except BaseException:
+            # The server's side of a failure, before its folder goes.
+            print(f"server exit code: {server.poll()}")
+            print((data / "server.log").read_text(errors="replace")[-4000:])
+            raise
         finally:
             server.terminate()
             server.wait(30)
