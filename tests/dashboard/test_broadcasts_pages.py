@@ -349,3 +349,48 @@ async def test_every_broadcast_form_needs_its_csrf_token(
         assert refused.status_code == 403, path
         wrong = await client.post(path, data={"csrf_token": "forged"})
         assert wrong.status_code == 403, path
+
+
+async def test_the_wizard_schedules_a_campaign_in_its_time_zone(
+    client: httpx.AsyncClient, dashboard_login: Login, session_tools: Any
+) -> None:
+    headers = await _admin(client)
+    linked = await session_tools.link(headers, "Shop")
+    csrf = await dashboard_login()
+    template = await client.post(
+        "/api/v1/broadcast/templates", json={"name": "T", "body": "Hi"}, headers=headers
+    )
+    await client.post(
+        "/api/v1/broadcast/contacts",
+        json={"phone": "+15550108888", "tags": ["later"]},
+        headers=headers,
+    )
+    form = {
+        "csrf_token": csrf,
+        "name": "Next year",
+        "template_id": template.json()["data"]["id"],
+        "session_ids": [linked.session_id],
+        "tags": ["later"],
+        "when": "later",
+        "time_zone": "Asia/Kolkata",
+        "quiet_start": "21:00",
+        "quiet_end": "09:00",
+        "daily_cap": "100",
+    }
+    back = {"referer": "http://wagate.test/dashboard/broadcasts/campaigns/new"}
+    refused = await client.post("/dashboard/broadcasts/campaigns", data=form, headers=back)
+    assert refused.status_code == 303
+    assert "choose when it starts" in (await client.get(refused.headers["location"])).text
+
+    scheduled = await client.post(
+        "/dashboard/broadcasts/campaigns", data={**form, "scheduled_at": "2099-01-02T09:30"}
+    )
+    assert scheduled.status_code == 303, scheduled.text
+    campaign_id = scheduled.headers["location"].rsplit("/", 1)[1]
+    stored = await client.get(f"/api/v1/broadcast/campaigns/{campaign_id}", headers=headers)
+    data = stored.json()["data"]
+    assert data["state"] == "scheduled"
+    assert data["scheduledAt"].startswith("2099-01-02T04:00:00")  # 09:30 in Kolkata
+    assert (data["quietStart"], data["quietEnd"], data["dailyCap"]) == ("21:00", "09:00", 100)
+    page = await client.get(scheduled.headers["location"])
+    assert 'data-live="true"' in page.text and "scheduled" in page.text

@@ -138,6 +138,8 @@ async def create_campaign(
     weights = [_weight(form.get(f"weight-{ref}")) for ref in session_ids]
     if not session_ids:
         raise AppError(ErrorCode.VALIDATION_ERROR, "accounts: choose at least one account")
+    if when == "later" and not scheduled_at.strip():
+        raise AppError(ErrorCode.VALIDATION_ERROR, "schedule: choose when it starts")
     cap = daily_cap.strip()
     if cap and not cap.isdigit():
         raise AppError(ErrorCode.VALIDATION_ERROR, "dailyCap: a whole number")
