@@ -107,11 +107,29 @@ async def bench(recipients: int, sessions: int) -> None:
                 phones = [f"1555{2000000 + i:07d}" for i in range(recipients)]
 
                 async def add_phone(index: int) -> None:
-                    await http.post(
-                        "/sandbox/v1/phones", json={"phone": phones[index]}, headers=auth
-                    )
+                    # Set-up, not measured: SQLite under load may answer "database is
+                    # locked" (or drop the connection); such a phone is asked for again.
+                    for attempt in range(8):
+                        try:
+                            response = await http.post(
+                                "/sandbox/v1/phones", json={"phone": phones[index]}, headers=auth
+                            )
+                            if response.status_code < 500:
+                                return
+                        except httpx.TransportError:
+                            pass
+                        setup_retries.append(index)
+                        await asyncio.sleep(0.2 * (attempt + 1))
+                    raise SystemExit(f"could not create sandbox phone {phones[index]}")
 
-                await run_concurrently(recipients, 16, add_phone)
+                setup_retries: list[int] = []
+                began = time.perf_counter()
+                await run_concurrently(recipients, 8, add_phone)
+                print(
+                    f"{recipients} sandbox phones in {time.perf_counter() - began:.0f} s"
+                    f" ({len(setup_retries)} retried)",
+                    flush=True,
+                )
                 csv_body = "phone,name\n" + "".join(f"+{p},P{p[-4:]}\n" for p in phones)
                 began = time.perf_counter()
                 imported = await http.post(
@@ -148,6 +166,7 @@ async def bench(recipients: int, sessions: int) -> None:
                 assert started.status_code == 201, started.text
                 await poll_until(lambda: delivered(db_path, True) >= recipients)
                 campaign_seconds = time.perf_counter() - began
+                print(f"campaign: all delivered in {campaign_seconds:.1f} s", flush=True)
 
                 async def send(index: int) -> None:
                     response = await http.post(
@@ -162,6 +181,11 @@ async def bench(recipients: int, sessions: int) -> None:
                 await poll_until(lambda: delivered(db_path, False) >= recipients)
                 plain_seconds = time.perf_counter() - began
                 memory = peak_memory_mb(server.pid)
+        except BaseException:
+            # The server's side of a failure, before its folder goes.
+            print(f"server exit code: {server.poll()}")
+            print((data / "server.log").read_text(errors="replace")[-4000:])
+            raise
         finally:
             server.terminate()
             server.wait(30)

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 
 from wagate.config import Settings
 from wagate.dashboard import (
+    accounts_pages,
     analytics_pages,
     auth_pages,
     broadcasts_pages,
@@ -45,6 +46,7 @@ for _pages in (
     messages_pages,
     webhooks_pages,
     broadcasts_pages,
+    accounts_pages,
     keys_pages,
     analytics_pages,
     sandbox_pages,
@@ -69,4 +71,6 @@ def upload_limits(settings: Settings) -> dict[str, int]:
     return {
         messages_pages.SEND_PATH: largest + _FORM_OVERHEAD,
         broadcasts_pages.IMPORT_PATH: settings.broadcast_import_max_bytes + _FORM_OVERHEAD,
+        # The wizard's form may carry a CSV audience.
+        broadcasts_pages.CAMPAIGNS_PATH: settings.broadcast_import_max_bytes + _FORM_OVERHEAD,
     }

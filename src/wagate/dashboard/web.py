@@ -207,8 +207,14 @@ def back_url(request: Request, default: str = "/dashboard/sessions") -> str:
 
 
 def safe_next(value: str | None) -> str:
-    """Where to go after logging in: only a dashboard path of this site."""
-    if value and value.startswith("/dashboard") and "//" not in value and "\\" not in value:
+    """Where to go after logging in: only a dashboard path of this site (the
+    accounts page keeps the broadcaster seed's ``/whatsapp``)."""
+    if (
+        value
+        and value.startswith(("/dashboard", "/whatsapp"))
+        and "//" not in value
+        and "\\" not in value
+    ):
         return value
     return "/dashboard/sessions"
 
