@@ -56,7 +56,8 @@ def top_frames(collapsed: Path, count: int = 40) -> None:
 async def profile_inbound(seconds: float, py_spy: str, database_url: str | None) -> None:
     import httpx
     from _gateway import link_session, login, run_concurrently, sandbox_process
-    from inbound_throughput import BUSINESS, CUSTOMER as PHONE, PHONE_CONCURRENCY, PHONES
+    from inbound_throughput import BUSINESS, PHONE_CONCURRENCY, PHONES
+    from inbound_throughput import CUSTOMER as PHONE
 
     with tempfile.TemporaryDirectory(prefix="wagate-profile-") as tmp:
         async with sandbox_process(Path(tmp) / "sandbox") as (sandbox_url, control):
