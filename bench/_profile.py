@@ -2,10 +2,11 @@
 while wrk drives one path, then the top frames are printed.
 
     /tmp/pyspy-venv/bin/pip install py-spy   # a venv of its own
-    .venv/bin/python bench/_profile.py {me,send} [--seconds 15] [--py-spy PATH]
+    .venv/bin/python bench/_profile.py {me,send,inbound} [--seconds 15] [--py-spy PATH]
 
 ``me``: ``GET /api/v1/sessions/me`` by session key (16 keys in turn);
 ``send``: acked sends spread over 16 sessions; 32 requests in flight either way.
+``inbound``: 16 phones on a sandbox process send to 16 linked sessions, 64 at a time.
 Not part of ``make bench`` (it needs root for py-spy and says nothing about goals).
 """
 
@@ -52,7 +53,43 @@ def top_frames(collapsed: Path, count: int = 40) -> None:
         print(f"  {samples / total:6.1%}  {frame}")
 
 
+async def profile_inbound(seconds: float, py_spy: str, database_url: str | None) -> None:
+    import httpx
+    from _gateway import link_session, login, run_concurrently, sandbox_process
+    from inbound_throughput import BUSINESS, PHONE_CONCURRENCY, PHONES
+    from inbound_throughput import CUSTOMER as PHONE
+
+    with tempfile.TemporaryDirectory(prefix="wagate-profile-") as tmp:
+        async with sandbox_process(Path(tmp) / "sandbox") as (sandbox_url, control):
+            for n in range(PHONES):
+                await control.create_phone(PHONE.format(n))
+            async with running_gateway(
+                database_url, Path(tmp) / "gateway", WAGATE_SANDBOX_URL=sandbox_url
+            ) as gateway:
+                async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as http:
+                    auth = await login(http)
+                    for n in range(PHONES):
+                        await link_session(http, auth, BUSINESS.format(n))
+                collapsed = Path(tmp) / "profile.txt"
+                assert gateway.process is not None
+                spy = spawn_py_spy(py_spy, gateway.process.pid, seconds, collapsed)
+
+                async def one(index: int) -> None:
+                    phone = index % PHONES
+                    await control.send_message(
+                        PHONE.format(phone), {"to": BUSINESS.format(phone), "text": f"in {index}"}
+                    )
+
+                sender = asyncio.create_task(run_concurrently(20_000, PHONE_CONCURRENCY, one))
+                await asyncio.to_thread(spy.wait)
+                sender.cancel()
+                top_frames(collapsed)
+
+
 async def profile(path: str, seconds: float, py_spy: str, database_url: str | None) -> None:
+    if path == "inbound":
+        await profile_inbound(seconds, py_spy, database_url)
+        return
     with tempfile.TemporaryDirectory(prefix="wagate-profile-") as tmp:
         async with running_gateway(database_url, Path(tmp) / "gateway") as gateway:
             keys = await session_keys(gateway.url, SESSIONS, CUSTOMER)
@@ -88,7 +125,7 @@ def spawn_py_spy(py_spy: str, pid: int, seconds: float, output: Path) -> subproc
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
-    parser.add_argument("path", choices=["me", "send"])
+    parser.add_argument("path", choices=["me", "send", "inbound"])
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--py-spy", default="/tmp/pyspy-venv/bin/py-spy")  # noqa: S108
     database_url_argument(parser)

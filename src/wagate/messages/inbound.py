@@ -1,12 +1,16 @@
 """What engines report about messages: incoming messages, receipts, group changes.
 
-Registered with the session manager, so each runs inside the transaction that
-handles its engine event.
+Registered with the session manager, so each runs inside the unit of work that
+stores its engine event. An incoming message's media is downloaded before
+that (``prepare_message``), outside any transaction and any other session's
+way, and stored in the media store before the event is acknowledged.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +19,6 @@ from wagate.analytics import service as analytics
 from wagate.analytics.metrics import Metrics
 from wagate.engines.base import (
     MEDIA_KINDS,
-    EngineError,
     HistorySyncEvent,
     IncomingMessage,
     MessageEvent,
@@ -30,6 +33,7 @@ from wagate.messages.models import Message, MessageStatus
 from wagate.messages.repository import MessageRepository
 from wagate.sessions.manager import SessionManager
 from wagate.sessions.models import WhatsAppSession
+from wagate.sessions.repository import SessionRepository
 from wagate.storage.db import after_commit
 
 logger = logging.getLogger(__name__)
@@ -53,6 +57,13 @@ _RECEIPT_STATUS = {
     "read": MessageStatus.READ,
     "played": MessageStatus.PLAYED,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedMessageEvent(MessageEvent):
+    """A message event whose media was downloaded before its unit of work."""
+
+    stored: StoredMedia | None = None
 
 
 def media_url(public_url: str, message: Message) -> str:
@@ -106,6 +117,7 @@ class InboundHandler:
         self.metrics = metrics or Metrics()
 
     def register(self) -> None:
+        self.manager.on_prepare(MessageEvent, self.prepare_message)
         self.manager.on_event(MessageEvent, self.on_message)
         self.manager.on_event(ReceiptEvent, self.on_receipt)
         self.manager.on_event(HistorySyncEvent, self.on_history)
@@ -132,7 +144,7 @@ class InboundHandler:
         existing = await messages.get(session.id, incoming.message_id)
         if existing is not None and not await history.replace_placeholder(db, existing):
             return  # an engine may report a message twice (reconnects): store it once
-        stored = await self._download(session, incoming)
+        stored = event.stored if isinstance(event, FetchedMessageEvent) else None
         message = self._to_row(session, incoming, stored)
         await messages.create(message)
         await service.touch_contact(
@@ -204,19 +216,43 @@ class InboundHandler:
             self.signal,
         )
 
+    async def prepare_message(self, session_id: uuid.UUID, event: MessageEvent) -> MessageEvent:
+        """Download the media of a new message into the media store, before the
+        event's unit of work and outside any lock but its session's order."""
+        incoming = event.message
+        if (
+            incoming.media is None
+            or incoming.kind not in MEDIA_KINDS
+            or incoming.edited
+            or incoming.revoked
+        ):
+            return event
+        return FetchedMessageEvent(
+            event.session_id, incoming, await self._download(session_id, incoming)
+        )
+
     async def _download(
-        self, session: WhatsAppSession, incoming: IncomingMessage
+        self, session_id: uuid.UUID, incoming: IncomingMessage
     ) -> StoredMedia | None:
-        if incoming.media is None or incoming.kind not in MEDIA_KINDS:
-            return None
+        assert incoming.media is not None
         try:
-            engine = self.manager.engine(session.engine)
-            data = await engine.download_media(str(session.id), incoming.media)
-        except (EngineError, Exception):
+            engine_name = self.manager.registry.driving(session_id)
+            if engine_name is None:
+                engine_name = await self._engine_of(session_id)
+            if engine_name is None:
+                return None  # the session is gone; the event will find no row
+            engine = self.manager.engine(engine_name)
+            data = await engine.download_media(str(session_id), incoming.media)
+        except Exception:
             # The message still counts; its media is reported without a file.
             logger.exception("media of %s could not be downloaded", incoming.message_id)
             return None
         return await self.media.save_bytes(data)
+
+    async def _engine_of(self, session_id: uuid.UUID) -> str | None:
+        async with self.manager.database.transaction() as db:
+            session = await SessionRepository(db).get_by_id(session_id)
+        return session.engine if session is not None else None
 
     def _to_row(
         self, session: WhatsAppSession, incoming: IncomingMessage, stored: StoredMedia | None

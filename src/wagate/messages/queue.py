@@ -2,10 +2,10 @@
 
 The queue is the ``messages`` table itself (outgoing rows in ``queued`` or
 ``sending``), so a crash or restart loses nothing: workers start again from
-the head. A message is marked ``sending`` in its own commit before the engine
-is called; one still ``sending`` after a crash is sent again with the same
-message id, which the network treats as the same message, so nothing arrives
-twice.
+the head. A message is marked ``sending`` (committed, through the database's
+batch writer) before the engine is called; one still ``sending`` after a crash
+is sent again with the same message id, which the network treats as the same
+message, so nothing arrives twice.
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ import logging
 import time
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.analytics.metrics import Metrics
 from wagate.config import Settings
@@ -49,6 +52,14 @@ logger = logging.getLogger(__name__)
 # hand-over to the engine counts once, when the message is marked ``sending``.
 MAX_ATTEMPTS = 8
 BATCH = 32
+
+
+@dataclass(frozen=True, slots=True)
+class _Taken:
+    """Messages marked ``sending`` (committed), and the engine to hand them to."""
+
+    engine_name: str
+    messages: list[Message]
 
 
 class OutboundQueue:
@@ -151,43 +162,16 @@ class OutboundQueue:
         before the next step (``inf``: until woken), or ``None`` to go on at once.
 
         Without pacing or typing, up to ``BATCH`` messages go per step: they are
-        marked ``sending`` in one commit and recorded ``sent`` in another, which
-        keeps the database work per message small when a session sends a lot."""
-        async with self.database.transaction() as db:
-            session = await SessionRepository(db).get_by_id(session_id)
-            if session is None:
-                return float("inf")
-            pending = await MessageRepository(db).next_pending(session_id, BATCH)
-            if not pending:
-                return float("inf")
-            if session.session_state in (SessionState.LOGGED_OUT, SessionState.FAILED):
-                reason = f"session {session.state}"
-                for message in pending:
-                    await service.advance(
-                        db, message, MessageStatus.FAILED, reason=reason, signal=self.signal
-                    )
-                failed = [m.seq for m in pending]
-                after_commit(db, lambda: self._resolve_all(failed, MessageStatus.FAILED))
-                kinds = [m.type for m in pending]
-                after_commit(db, lambda: self._count_failed(kinds))
-                return None
-            if session.session_state is not SessionState.CONNECTED:
-                return float("inf")  # the connected hook wakes us
-            now = utcnow()
-            head = pending[0]
-            if head.next_attempt_at is not None and head.next_attempt_at > now:
-                return (head.next_attempt_at - now).total_seconds()
-            pause = self._pacing_pause(session)
-            if pause > 0:
-                return pause
-            batch = self._batch(session, pending, now)
-            for message in batch:
-                message.status = MessageStatus.SENDING
-                message.attempts += 1
-            items = [(m.seq, await self._outgoing(m), m.typing_delay_ms) for m in batch]
-            engine_name = session.engine
+        marked ``sending`` in one unit of work and recorded ``sent`` in another,
+        each committed with whatever else the database writer batches with it
+        (other sessions' marks, engine events), which keeps the database work
+        per message small when many sessions send a lot."""
+        taken = await self.database.writer.run(lambda db: self._take(db, session_id))
+        if not isinstance(taken, _Taken):
+            return taken
         # The ``sending`` marks are committed before the engine is called.
-        engine = self.manager.engine(engine_name)
+        items = [(m.seq, await self._outgoing(m), m.typing_delay_ms) for m in taken.messages]
+        engine = self.manager.engine(taken.engine_name)
         acked: list[tuple[int, datetime]] = []
         failure: tuple[int, EngineError] | None = None
         for seq, outgoing, typing_ms in items:
@@ -204,15 +188,7 @@ class OutboundQueue:
             self._last_sent[session_id] = time.monotonic()
             acked.append((seq, receipt.timestamp))
         if acked:
-            async with self.database.transaction() as db:
-                for seq, timestamp in acked:
-                    sent = await db.get(Message, seq)
-                    if sent is not None:
-                        await service.advance(
-                            db, sent, MessageStatus.SENT, at=timestamp, signal=self.signal
-                        )
-                        sent.next_attempt_at = None
-                        sent.error = None
+            await self.database.writer.run(lambda db: self._record_sent(db, acked))
             self._resolve_all([seq for seq, _ in acked], MessageStatus.SENT)
             for _, outgoing, _ in items[: len(acked)]:
                 self.metrics.message_sent(outgoing.kind)
@@ -220,6 +196,52 @@ class OutboundQueue:
             untried = [seq for seq, _, _ in items[len(acked) + 1 :]]
             return await self._failed_attempt(session_id, failure[0], failure[1], untried)
         return None
+
+    async def _take(self, db: AsyncSession, session_id: uuid.UUID) -> _Taken | float | None:
+        """The unit of work that marks the next batch ``sending`` (or says how long
+        to wait, or fails the queue of a session that cannot send any more)."""
+        session = await SessionRepository(db).get_by_id(session_id)
+        if session is None:
+            return float("inf")
+        pending = await MessageRepository(db).next_pending(session_id, BATCH)
+        if not pending:
+            return float("inf")
+        if session.session_state in (SessionState.LOGGED_OUT, SessionState.FAILED):
+            reason = f"session {session.state}"
+            for message in pending:
+                await service.advance(
+                    db, message, MessageStatus.FAILED, reason=reason, signal=self.signal
+                )
+            failed = [m.seq for m in pending]
+            after_commit(db, lambda: self._resolve_all(failed, MessageStatus.FAILED))
+            kinds = [m.type for m in pending]
+            after_commit(db, lambda: self._count_failed(kinds))
+            return None
+        if session.session_state is not SessionState.CONNECTED:
+            return float("inf")  # the connected hook wakes us
+        now = utcnow()
+        head = pending[0]
+        if head.next_attempt_at is not None and head.next_attempt_at > now:
+            return (head.next_attempt_at - now).total_seconds()
+        pause = self._pacing_pause(session)
+        if pause > 0:
+            return pause
+        batch = self._batch(session, pending, now)
+        for message in batch:
+            message.status = MessageStatus.SENDING
+            message.attempts += 1
+        await db.flush()
+        return _Taken(session.engine, batch)
+
+    async def _record_sent(self, db: AsyncSession, acked: list[tuple[int, datetime]]) -> None:
+        for seq, timestamp in acked:
+            sent = await db.get(Message, seq)
+            if sent is not None:
+                await service.advance(
+                    db, sent, MessageStatus.SENT, at=timestamp, signal=self.signal
+                )
+                sent.next_attempt_at = None
+                sent.error = None
 
     def _batch(
         self, session: WhatsAppSession, pending: list[Message], now: datetime
@@ -258,7 +280,7 @@ class OutboundQueue:
         error: EngineError,
         untried: list[int],
     ) -> float | None:
-        async with self.database.transaction() as db:
+        async def unit(db: AsyncSession) -> tuple[float | None, str | None]:
             for seq in untried:
                 # Marked with the failed one but never handed to the engine.
                 waiting = await db.get(Message, seq)
@@ -267,7 +289,7 @@ class OutboundQueue:
                     waiting.attempts -= 1
             message = await db.get(Message, message_seq)
             if message is None:
-                return None
+                return None, None
             if error.temporary and message.attempts < MAX_ATTEMPTS:
                 if isinstance(error, RateLimitedError) and error.retry_after:
                     delay = error.retry_after
@@ -287,14 +309,17 @@ class OutboundQueue:
                     delay,
                 )
                 # Not connected: wait to be woken by the connection; otherwise wait the delay.
-                return float("inf") if isinstance(error, NotConnectedError) else delay
+                return (float("inf") if isinstance(error, NotConnectedError) else delay), None
             await service.advance(
                 db, message, MessageStatus.FAILED, reason=error.message, signal=self.signal
             )
-            kind = message.type
-        self._resolve(message_seq, MessageStatus.FAILED)
-        self._count_failed([kind])
-        return None
+            return None, message.type
+
+        wait, failed_kind = await self.database.writer.run(unit)
+        if failed_kind is not None:
+            self._resolve(message_seq, MessageStatus.FAILED)
+            self._count_failed([failed_kind])
+        return wait
 
     def _count_failed(self, kinds: list[str]) -> None:
         for kind in kinds:

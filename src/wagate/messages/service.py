@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.analytics import service as analytics
@@ -18,7 +18,7 @@ from wagate.errors import AppError, ErrorCode
 from wagate.events.service import OutboxSignal, record_event
 from wagate.jid import is_group, number_of
 from wagate.messages.models import Chat, Contact, Message, MessageStatus, MessageStatusChange
-from wagate.messages.repository import ChatRepository, ContactRepository, MessageRepository
+from wagate.messages.repository import ChatRepository, MessageRepository
 from wagate.sessions.models import SessionState, WhatsAppSession
 from wagate.storage.base import utcnow
 from wagate.storage.db import upsert_insert
@@ -208,27 +208,33 @@ async def touch_contact(
 ) -> None:
     if is_group(jid) or not jid.endswith("@s.whatsapp.net"):
         return
-    contacts = ContactRepository(db)
-    contact = await contacts.get(session.id, jid)
+    # One statement (an upsert) instead of a read and a write: this runs for
+    # every incoming message.
     now = utcnow()
-    if contact is None:
-        db.add(
-            Contact(
-                user_id=session.user_id,
-                session_id=session.id,
-                jid=jid,
-                phone_number=number_of(jid),
-                push_name=push_name,
-                lid=lid,
-                first_seen_at=now,
-                last_seen_at=now,
-            )
+    dialect = db.get_bind().dialect.name
+    insert = upsert_insert(dialect)
+    statement = insert(Contact).values(
+        id=uuid.uuid4(),
+        user_id=session.user_id,
+        session_id=session.id,
+        jid=jid,
+        phone_number=number_of(jid),
+        push_name=push_name,
+        lid=lid,
+        first_seen_at=now,
+        last_seen_at=now,
+    )
+    excluded = statement.excluded
+    await db.execute(
+        statement.on_conflict_do_update(
+            index_elements=["session_id", "jid"],
+            set_={
+                "last_seen_at": excluded.last_seen_at,
+                "push_name": func.coalesce(func.nullif(excluded.push_name, ""), Contact.push_name),
+                "lid": func.coalesce(func.nullif(excluded.lid, ""), Contact.lid),
+            },
         )
-    else:
-        contact.last_seen_at = now
-        contact.push_name = push_name or contact.push_name
-        contact.lid = lid or contact.lid
-    await db.flush()
+    )
 
 
 def status_payload(message: Message, status: MessageStatus, reason: str | None) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from wagate.config import Settings
 from wagate.private_files import ensure_private_file
+from wagate.storage.batch import BatchWriter
 
 AfterCommit = Callable[[], Awaitable[None] | None]
 _AFTER_COMMIT = "wagate_after_commit"
@@ -117,6 +118,9 @@ class Database:
             sync_session_class=self.session_class,
             info=self.session_info,
         )
+        self.sqlite = is_sqlite(url)
+        # Group commit for engine events and the send queue's marks (storage/batch.py).
+        self.writer = BatchWriter(self)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -147,6 +151,7 @@ class Database:
             await _close(session)
 
     async def dispose(self) -> None:
+        await self.writer.close()
         await self.engine.dispose()
 
 
@@ -159,8 +164,17 @@ def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
     session.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
+def after_commit_callbacks(session: AsyncSession, *, take: bool = False) -> list[AfterCommit]:
+    """What ``session`` registered so far (a live list; ``take`` removes it)."""
+    if take:
+        taken: list[AfterCommit] = session.info.pop(_AFTER_COMMIT, [])
+        return taken
+    callbacks: list[AfterCommit] = session.info.setdefault(_AFTER_COMMIT, [])
+    return callbacks
+
+
 async def run_after_commit(session: AsyncSession) -> None:
-    callbacks: list[AfterCommit] = session.info.pop(_AFTER_COMMIT, [])
+    callbacks = after_commit_callbacks(session, take=True)
     for callback in callbacks:
         result = callback()
         if result is not None:
