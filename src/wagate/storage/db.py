@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from wagate.config import Settings
@@ -22,6 +24,7 @@ from wagate.private_files import ensure_private_file
 
 AfterCommit = Callable[[], Awaitable[None] | None]
 _AFTER_COMMIT = "wagate_after_commit"
+_WAKE_ON_COMMIT = "wagate_wake_on_commit"
 
 
 def is_sqlite(url: str) -> bool:
@@ -60,6 +63,53 @@ def create_engine(url: str, *, schema: str | None = None, echo: bool = False) ->
     )
 
 
+class Signal:
+    """Wakes whoever waits for a kind of change (``asyncio.Event`` per waiter).
+
+    Waiters still look again now and then on their own: another process's
+    change wakes nobody here, so a missed wake-up only delays, never loses.
+    """
+
+    def __init__(self) -> None:
+        self._waiters: set[asyncio.Event] = set()
+
+    def notify(self) -> None:
+        for waiter in self._waiters:
+            waiter.set()
+
+    def subscribe(self) -> asyncio.Event:
+        event = asyncio.Event()
+        self._waiters.add(event)
+        return event
+
+    def unsubscribe(self, event: asyncio.Event) -> None:
+        self._waiters.discard(event)
+
+
+class CommitSignals:
+    """One :class:`Signal` per topic, fired when a transaction that asked for it
+    (:func:`wake_on_commit`) commits. Hooked to the database's sessionmaker, so
+    it works for request transactions, ``Database.transaction()`` and any other
+    session the app opens, without anybody passing a signal around."""
+
+    def __init__(self) -> None:
+        self._signals: dict[str, Signal] = {}
+
+    def topic(self, name: str) -> Signal:
+        signal = self._signals.get(name)
+        if signal is None:
+            signal = self._signals[name] = Signal()
+        return signal
+
+    def committed(self, session: Session) -> None:
+        # Fired for a savepoint's release too: only the outermost commit counts.
+        if session.in_nested_transaction():
+            return
+        topics: set[str] = session.info.pop(_WAKE_ON_COMMIT, set())
+        for name in topics:
+            self.topic(name).notify()
+
+
 class Database:
     """Owns the engine and hands out sessions."""
 
@@ -67,7 +117,12 @@ class Database:
         self.url = url
         self.schema = schema
         self.engine = create_engine(url, schema=schema, echo=echo)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.signals = CommitSignals()
+        sync_sessions = sessionmaker()
+        event.listen(sync_sessions, "after_commit", self.signals.committed)
+        self.sessionmaker = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=sync_sessions
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -101,6 +156,12 @@ def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
     acts on rows that are durable.
     """
     session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+def wake_on_commit(session: AsyncSession, topic: str) -> None:
+    """Fire the database's signal ``topic`` once the current transaction commits
+    (never on rollback), whoever commits it."""
+    session.info.setdefault(_WAKE_ON_COMMIT, set()).add(topic)
 
 
 async def run_after_commit(session: AsyncSession) -> None:

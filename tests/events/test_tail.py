@@ -14,7 +14,7 @@ from wagate.config import Settings
 from wagate.events.service import record_event
 from wagate.storage.db import Database
 from wagate.storage.migrate import migrate
-from wagate.webhooks.outbox import OutboxTail, last_seq
+from wagate.events.tail import OutboxTail, last_seq
 
 pytestmark = pytest.mark.both_databases
 
