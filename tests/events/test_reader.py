@@ -100,7 +100,7 @@ async def test_a_rolled_back_event_reaches_nobody(
     assert delivered.json["campaignId"] == "kept"
 
 
-@pytest.mark.parametrize("settings_overrides", [{"webhook_poll_seconds": 0.2, "allow_private_urls": True}])
+@pytest.mark.parametrize("settings_overrides", [{**NO_POLL, "webhook_poll_seconds": 0.2}])
 async def test_another_processs_events_arrive_by_polling(
     app: FastAPI, settings: Settings, user: Any, hooks: Hooks, receiver: Receiver
 ) -> None:

@@ -31,6 +31,14 @@ def outbox_signal(database: Database) -> Signal:
     return database.signals.topic(OUTBOX_TOPIC)
 
 
+def wake_readers_on_commit(db: AsyncSession) -> None:
+    """Mark a transaction that wrote outbox rows some other way than
+    :func:`record_event` (a bulk insert): its commit wakes the readers. A write
+    through a bare connection (no ORM session) calls ``outbox_signal(…).notify()``
+    after its commit instead."""
+    wake_on_commit(db, OUTBOX_TOPIC)
+
+
 def event_payload(
     event_type: str, session_id: uuid.UUID | None, timestamp: datetime, data: dict[str, Any]
 ) -> dict[str, Any]:
@@ -73,5 +81,5 @@ async def record_event(
         created_at=now,
     )
     db.add(event)
-    wake_on_commit(db, OUTBOX_TOPIC)
+    wake_readers_on_commit(db)
     return event
