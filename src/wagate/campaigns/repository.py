@@ -94,12 +94,13 @@ class CampaignRepository(RepositoryBase[Campaign]):
         return await self.get_all(select(Campaign).where(Campaign.state == "running"))
 
     async def tracked(self, finished_since: datetime) -> Sequence[Campaign]:
-        """Campaigns whose counts may still move: started and not finished, finished
-        since ``finished_since`` (late receipts), or completed and not yet reported
-        so. Unscoped: for the runner, which reports every user's campaigns."""
+        """Campaigns whose state or counts may still move: scheduled or started and
+        not finished, finished since ``finished_since`` (late receipts), or
+        completed and not yet reported so. Unscoped: for the runner, which
+        reports every user's campaigns."""
         statement = select(Campaign).where(
             or_(
-                Campaign.state.in_(("running", "paused")),
+                Campaign.state.in_(("scheduled", "running", "paused")),
                 and_(
                     Campaign.state.in_(("completed", "cancelled")),
                     Campaign.finished_at >= finished_since,
