@@ -28,7 +28,8 @@ from wagate.dashboard import router as dashboard
 from wagate.engines.base import EngineContext
 from wagate.engines.registry import create_engine
 from wagate.errors import install_error_handlers
-from wagate.events.service import OutboxSignal
+from wagate.events.reader import OutboxReader
+from wagate.events.service import outbox_signal
 from wagate.faces import MOUNTED as FACES
 from wagate.faces.broadcaster.router import router as broadcaster_router
 from wagate.faces.channels.client_script import router as socketio_client_router
@@ -40,6 +41,7 @@ from wagate.faces.multisession.ws import router as multisession_ws_router
 from wagate.health.router import router as health_router
 from wagate.live.hub import LiveHub
 from wagate.live.router import router as live_router
+from wagate.live.router import user_router as live_user_router
 from wagate.logs import RequestContextMiddleware, configure_logging
 from wagate.memory import keep_large_blocks_unmapped
 from wagate.messages.inbound import InboundHandler
@@ -54,9 +56,10 @@ from wagate.private_files import make_private_dir
 from wagate.sandbox_api.router import router as sandbox_router
 from wagate.sessions.manager import SessionManager
 from wagate.sessions.router import router as sessions_router
-from wagate.storage.db import Database
+from wagate.storage.db import Database, is_sqlite
 from wagate.storage.migrate import migrate
 from wagate.webhooks.dispatcher import WebhookDispatcher
+from wagate.webhooks.relay import WebhookRelay
 from wagate.webhooks.router import router as webhooks_router
 
 logger = logging.getLogger("wagate")
@@ -111,7 +114,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
             http_clients = GuardedClients(timeout=settings.media_fetch_timeout)
             stack.push_async_callback(http_clients.aclose)
-            signal = OutboxSignal()
+            # Fires after every commit that wrote an outbox event (record_event marks
+            # the transaction). Deprecated as a parameter: the modules being
+            # rewritten (manager, queue, inbound) still take it, and ignore it.
+            signal = outbox_signal(database)
             media_store = MediaStore(settings.data_dir / "media")
             manager = SessionManager(database, settings, signal)
             for name in settings.engines:
@@ -138,23 +144,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await manager.start()
             stack.push_async_callback(queue.close)
             await queue.start()
-            campaign_runner = CampaignRunner(database, manager, queue, settings, signal)
+            campaign_runner = CampaignRunner(database, manager, queue, settings)
             app.state.campaign_runner = campaign_runner
             stack.push_async_callback(campaign_runner.close)
             await campaign_runner.start()
-            dispatcher = WebhookDispatcher(database, settings, signal, metrics=metrics)
+            dispatcher = WebhookDispatcher(database, settings, metrics=metrics)
             app.state.webhook_dispatcher = dispatcher
             stack.push_async_callback(dispatcher.close)
             await dispatcher.start()
-            live_hub = LiveHub(
-                database,
-                signal,
-                queue_size=settings.live_queue_size,
-                poll_seconds=settings.webhook_poll_seconds,
-            )
+            live_hub = LiveHub(database, queue_size=settings.live_queue_size)
             app.state.live_hub = live_hub
             stack.push_async_callback(live_hub.close)
             await live_hub.start()
+            # The outbox's one reader feeds the webhook relay and the live hub.
+            reader = OutboxReader(
+                database,
+                [live_hub, WebhookRelay(postgres=not is_sqlite(database.url))],
+                poll_seconds=settings.webhook_poll_seconds,
+            )
+            app.state.outbox_reader = reader
+            stack.push_async_callback(reader.close)
+            await reader.start()
             yield
 
     app = FastAPI(
@@ -206,7 +216,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     routers = [health_router, auth_router, sessions_router, send_router, messages_router]
-    routers += [webhooks_router, live_router, campaigns.router]
+    routers += [webhooks_router, live_router, live_user_router, campaigns.router]
     routers += [analytics_router, metrics_router, admin_router]
     # After the native face, whose /api/v1 paths the multi-session face's /api never takes.
     routers += [multisession_router, multisession_ws_router]

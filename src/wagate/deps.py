@@ -13,7 +13,6 @@ from wagate.auth import credentials, tokens
 from wagate.auth.models import User
 from wagate.config import Settings
 from wagate.errors import AppError, ErrorCode, not_found
-from wagate.events.service import OutboxSignal
 from wagate.messages.queue import OutboundQueue
 from wagate.net.forwarded import TrustedProxies
 from wagate.sessions.manager import SessionManager
@@ -119,13 +118,7 @@ async def get_session_manager(request: Request) -> SessionManager:
     return manager
 
 
-async def get_outbox_signal(request: Request) -> OutboxSignal:
-    signal: OutboxSignal = request.app.state.outbox_signal
-    return signal
-
-
 Manager = Annotated[SessionManager, Depends(get_session_manager)]
-Signal = Annotated[OutboxSignal, Depends(get_outbox_signal)]
 
 
 def parse_id(value: str, what: str) -> uuid.UUID:

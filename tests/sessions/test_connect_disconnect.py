@@ -83,15 +83,15 @@ async def test_wait_for_qr_returns_the_first_code_once_connect_is_committed(
 ) -> None:
     idle = await create_idle(client, user.headers)
     session_id = uuid.UUID(idle["sessionId"])
-    database, signal = app.state.database, app.state.outbox_signal
+    database = app.state.database
 
-    waited = await lifecycle.wait_for_qr(database, signal, session_id, 0.2)
+    waited = await lifecycle.wait_for_qr(database, session_id, 0.2)
     assert waited is not None
     assert (waited.state, waited.qr_code) == ("pending", None)
 
     response = await client.post(f"/api/v1/sessions/{session_id}/connect", headers=user.headers)
     assert response.status_code == 200, response.text
-    shown = await lifecycle.wait_for_qr(database, signal, session_id, 10)
+    shown = await lifecycle.wait_for_qr(database, session_id, 10)
     assert shown is not None
     assert shown.state == "qr"
     assert shown.qr_code

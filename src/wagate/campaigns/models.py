@@ -84,6 +84,9 @@ class Campaign(IdMixin, TimestampMixin, Base):
     scheduled_at: Mapped[datetime | None] = mapped_column()
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
+    # When ``campaign.completed`` was recorded (once, the first time the finished
+    # campaign had no message left waiting in a queue).
+    completion_reported_at: Mapped[datetime | None] = mapped_column()
 
 
 class RecipientStatus(enum.StrEnum):

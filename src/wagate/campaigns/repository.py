@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, String, cast, func, or_, select
+from sqlalchemy import Select, String, and_, cast, func, or_, select, update
 
 from wagate.campaigns.models import (
     BroadcastContact,
@@ -91,6 +92,33 @@ class CampaignRepository(RepositoryBase[Campaign]):
 
     async def running(self) -> Sequence[Campaign]:
         return await self.get_all(select(Campaign).where(Campaign.state == "running"))
+
+    async def tracked(self, finished_since: datetime) -> Sequence[Campaign]:
+        """Campaigns whose state or counts may still move: scheduled or started and
+        not finished, finished since ``finished_since`` (late receipts), or
+        completed and not yet reported so. Unscoped: for the runner, which
+        reports every user's campaigns."""
+        statement = select(Campaign).where(
+            or_(
+                Campaign.state.in_(("scheduled", "running", "paused")),
+                and_(
+                    Campaign.state.in_(("completed", "cancelled")),
+                    Campaign.finished_at >= finished_since,
+                ),
+                and_(Campaign.state == "completed", Campaign.completion_reported_at.is_(None)),
+            )
+        )
+        return await self.get_all(statement)
+
+    async def mark_completion_reported(self, campaign_id: uuid.UUID, at: datetime) -> bool:
+        """Claim the one ``campaign.completed`` of a campaign (False: already reported)."""
+        result = await self.session.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign_id, Campaign.completion_reported_at.is_(None))
+            .values(completion_reported_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        return getattr(result, "rowcount", 0) == 1
 
     async def scheduled(self) -> Sequence[Campaign]:
         return await self.get_all(select(Campaign).where(Campaign.state == "scheduled"))

@@ -12,6 +12,13 @@ Pacing: a session takes a campaign's next recipient no sooner than
 (measured from the stored ``queued_at``, so it holds across restarts). At most
 ``campaign_window`` of a campaign's messages wait in a session's queue at
 once, so an interactive send never waits behind a whole campaign.
+
+Reporting: after each pass the runner records ``campaign.progress`` (a user's
+event, ``campaigns/events.py``) for a campaign whose state changed (at once)
+or whose counts changed (at most once a second, the last change always
+reported), from its start until an hour after it finished (late receipts), and
+``campaign.completed`` once, the first time a completed campaign has no
+message left waiting in a queue (so sent, failed and skipped are final).
 """
 
 from __future__ import annotations
@@ -21,12 +28,15 @@ import contextlib
 import logging
 import random
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wagate.campaigns import timing
+from wagate.campaigns import events, timing
+from wagate.campaigns import service as campaigns_service
 from wagate.campaigns.models import (
     BroadcastContact,
     Campaign,
@@ -36,7 +46,7 @@ from wagate.campaigns.models import (
 )
 from wagate.campaigns.repository import CampaignRepository
 from wagate.config import Settings
-from wagate.events.service import OutboxSignal
+from wagate.events.service import outbox_signal
 from wagate.jid import number_of
 from wagate.messages import directory, sending
 from wagate.messages.models import Message
@@ -46,13 +56,24 @@ from wagate.sessions.manager import SessionManager
 from wagate.sessions.models import SessionState, WhatsAppSession
 from wagate.sessions.repository import SessionRepository
 from wagate.storage.base import utcnow
-from wagate.storage.db import Database, after_commit
+from wagate.storage.db import Database
 
 logger = logging.getLogger(__name__)
 
 # Longest sleep between passes when nothing wakes the runner (a safety net).
 IDLE_SECONDS = 5.0
 _WAITING = ("queued", "sending")
+# campaign.progress: at most this often per campaign (a state change goes at once).
+PROGRESS_INTERVAL = 1.0
+# How long after it finished a campaign's late receipts are still reported.
+TRACK_AFTER_END = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class _Reported:
+    state: str
+    stats: dict[str, Any]
+    at: float  # loop time
 
 
 def idempotency_key(recipient_id: uuid.UUID) -> str:
@@ -66,13 +87,15 @@ class CampaignRunner:
         manager: SessionManager,
         queue: OutboundQueue,
         settings: Settings,
-        signal: OutboxSignal,
     ) -> None:
         self.database = database
         self.manager = manager
         self.queue = queue
         self.settings = settings
-        self.signal = signal
+        # Acks and session changes write outbox events: a window may have room.
+        self.signal = outbox_signal(database)
+        # What each campaign's last campaign.progress said (this process's).
+        self._reported: dict[uuid.UUID, _Reported] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         # Each (campaign, session)'s jitter for its next send, drawn once per send.
@@ -91,7 +114,6 @@ class CampaignRunner:
         self._wake.set()
 
     async def _loop(self) -> None:
-        # Acks and session changes write outbox events: a window may have room.
         outbox = self.signal.subscribe()
         try:
             while True:
@@ -133,7 +155,40 @@ class CampaignRunner:
         for campaign_id in campaign_ids:
             async with self.database.transaction() as db:
                 delay = min(delay, await self._advance(db, campaign_id))
+        async with self.database.transaction() as db:
+            delay = min(delay, await self._report(db))
         return max(delay, 0.01)
+
+    async def _report(self, db: AsyncSession) -> float:
+        """Record the progress and completion events that are due; returns how
+        long until a throttled report is due."""
+        loop_now = asyncio.get_running_loop().time()
+        delay = IDLE_SECONDS
+        tracked = await CampaignRepository(db).tracked(utcnow() - TRACK_AFTER_END)
+        for campaign in tracked:
+            last = self._reported.get(campaign.id)
+            if last is not None and last.state == campaign.state:
+                wait = last.at + PROGRESS_INTERVAL - loop_now
+                if wait > 0:
+                    # Something woke us: counts may have moved; look again then.
+                    delay = min(delay, wait)
+                    continue
+            progress = await campaigns_service.progress(db, campaign)
+            stats = events.stats_of(progress)
+            if last is None or last.state != campaign.state or last.stats != stats:
+                await events.record(db, events.PROGRESS, campaign, progress)
+                self._reported[campaign.id] = _Reported(campaign.state, stats, loop_now)
+            if (
+                campaign.state == CampaignState.COMPLETED
+                and campaign.completion_reported_at is None
+                and progress.queued == 0
+                and await CampaignRepository(db).mark_completion_reported(campaign.id, utcnow())
+            ):
+                await events.record(db, events.COMPLETED, campaign, progress)
+        live = {campaign.id for campaign in tracked}
+        for campaign_id in [c for c in self._reported if c not in live]:
+            del self._reported[campaign_id]
+        return delay
 
     async def _advance(self, db: AsyncSession, campaign_id: uuid.UUID) -> float:
         campaign = await db.get(Campaign, campaign_id, with_for_update=False)
@@ -152,10 +207,6 @@ class CampaignRunner:
                 return IDLE_SECONDS  # held by another gateway process's runner
             campaign.state = CampaignState.COMPLETED
             campaign.finished_at = utcnow()
-            # No outbox event marks a campaign's end yet (campaign.completed is still
-            # to come), so wake what waits on commits: a campaign whose last
-            # recipients were skipped ends without any message event after it.
-            after_commit(db, self.signal.notify)
             return IDLE_SECONDS
         sessions = await self._connected(db, campaign)
         delay = IDLE_SECONDS

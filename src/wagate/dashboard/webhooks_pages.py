@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 
 from wagate.auth.models import User
 from wagate.dashboard.web import PageRoute, PageUser, check_csrf, not_found_page, redirect, render
-from wagate.deps import DbSession, SettingsDep, Signal, parse_id
+from wagate.deps import DbSession, SettingsDep, parse_id
 from wagate.errors import AppError
 from wagate.net.policy import url_reach
 from wagate.sessions import service as sessions_service
@@ -109,7 +109,11 @@ async def _detail(
     webhook: Webhook,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    session = await sessions_service.get_owned(db, user, webhook.session_id)
+    session = (
+        await sessions_service.get_owned(db, user, webhook.session_id)
+        if webhook.session_id is not None
+        else None  # a user-level webhook (created through the API)
+    )
     deliveries = await webhooks_service.deliveries(
         db, user, webhook.id, status=None, limit=DELIVERY_LIMIT
     )
@@ -145,7 +149,6 @@ async def edit_webhook(
     db: DbSession,
     user: PageUser,
     settings: SettingsDep,
-    signal: Signal,
     webhook: OwnedWebhook,
     url: Url,
     events: Events,
@@ -160,7 +163,6 @@ async def edit_webhook(
         is_active=None,
         send_secret_header=send_secret_header,
         reach=url_reach(settings, is_admin=user.is_admin),
-        signal=signal,
     )
     return redirect(request, f"/dashboard/webhooks/{webhook.id}", "Webhook saved")
 
@@ -171,7 +173,6 @@ async def set_active(
     db: DbSession,
     user: PageUser,
     settings: SettingsDep,
-    signal: Signal,
     webhook: OwnedWebhook,
     active: Annotated[bool, Form()],
 ) -> Response:
@@ -184,7 +185,6 @@ async def set_active(
         is_active=active,
         send_secret_header=None,
         reach=url_reach(settings, is_admin=user.is_admin),
-        signal=signal,
     )
     done = "Webhook enabled" if active else "Webhook disabled"
     return redirect(request, f"/dashboard/webhooks/{webhook.id}", done)
@@ -192,9 +192,9 @@ async def set_active(
 
 @router.post("/{webhook_id}/test")
 async def test_webhook(
-    request: Request, db: DbSession, user: PageUser, signal: Signal, webhook: OwnedWebhook
+    request: Request, db: DbSession, user: PageUser, webhook: OwnedWebhook
 ) -> Response:
-    await webhooks_service.send_test(db, user, webhook.id, signal)
+    await webhooks_service.send_test(db, user, webhook.id)
     return redirect(
         request, f"/dashboard/webhooks/{webhook.id}", "Test event sent: its delivery shows below"
     )
@@ -233,9 +233,8 @@ async def retry_delivery(
     request: Request,
     db: DbSession,
     user: PageUser,
-    signal: Signal,
     webhook: OwnedWebhook,
     delivery_id: str,
 ) -> Response:
-    await webhooks_service.retry(db, user, webhook.id, parse_id(delivery_id, "Delivery"), signal)
+    await webhooks_service.retry(db, user, webhook.id, parse_id(delivery_id, "Delivery"))
     return redirect(request, f"/dashboard/webhooks/{webhook.id}", "Delivery queued again")

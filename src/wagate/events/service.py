@@ -1,8 +1,13 @@
-"""Recording domain events in the outbox, and waking whoever reads it."""
+"""Recording domain events in the outbox, and waking whoever reads it.
+
+:func:`record_event` marks its transaction; when that transaction commits
+(a request's, ``Database.transaction()``'s, any session of the app's
+sessionmaker), the database's ``outbox`` signal fires (``storage.db``'s commit
+hook). Nobody passes a signal: whoever writes an event wakes the readers.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import datetime
 from typing import Any
@@ -11,30 +16,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.events.models import OutboxEvent
 from wagate.storage.base import utcnow
-from wagate.storage.db import after_commit
+from wagate.storage.db import Database, Signal, wake_on_commit
+
+OUTBOX_TOPIC = "outbox"
+
+# Deprecated name: the modules being rewritten (sessions/manager.py,
+# messages/queue.py, messages/inbound.py, messages/history.py) still accept and
+# pass a ``signal``; it is ignored. Remove with them.
+OutboxSignal = Signal
 
 
-class OutboxSignal:
-    """Wakes outbox readers (webhook relay, live streams) after a commit.
+def outbox_signal(database: Database) -> Signal:
+    """Fires after every commit that wrote an outbox event in this process."""
+    return database.signals.topic(OUTBOX_TOPIC)
 
-    Readers still poll the table now and then, so a missed wake-up (another
-    process wrote the row) only delays, never loses, an event.
-    """
 
-    def __init__(self) -> None:
-        self._waiters: set[asyncio.Event] = set()
-
-    def notify(self) -> None:
-        for waiter in self._waiters:
-            waiter.set()
-
-    def subscribe(self) -> asyncio.Event:
-        event = asyncio.Event()
-        self._waiters.add(event)
-        return event
-
-    def unsubscribe(self, event: asyncio.Event) -> None:
-        self._waiters.discard(event)
+def wake_readers_on_commit(db: AsyncSession) -> None:
+    """Mark a transaction that wrote outbox rows some other way than
+    :func:`record_event` (a bulk insert): its commit wakes the readers. A write
+    through a bare connection (no ORM session) calls ``outbox_signal(…).notify()``
+    after its commit instead."""
+    wake_on_commit(db, OUTBOX_TOPIC)
 
 
 def event_payload(
@@ -62,9 +64,11 @@ async def record_event(
     session_id: uuid.UUID | None,
     event_type: str,
     data: dict[str, Any],
-    signal: OutboxSignal | None = None,
+    signal: Signal | None = None,  # deprecated, ignored: the commit wakes the readers
 ) -> OutboxEvent:
-    """Write an event beside the change it reports; it becomes visible on commit."""
+    """Write an event beside the change it reports; it becomes visible on commit,
+    and the commit wakes the outbox's readers. ``session_id`` None: an event of
+    the user's (a campaign's progress), not of one session."""
     now = utcnow()
     event_id = uuid.uuid4()
     payload = {"id": str(event_id), **event_payload(event_type, session_id, now, data)}
@@ -77,6 +81,5 @@ async def record_event(
         created_at=now,
     )
     db.add(event)
-    if signal is not None:
-        after_commit(db, signal.notify)
+    wake_readers_on_commit(db)
     return event

@@ -32,6 +32,7 @@ class Feed:
     async def messages(self) -> AsyncIterator[dict[str, Any]]:
         """Until the session is gone, the consumer falls behind, or the hub closes."""
         subscriber = self._subscriber
+        assert subscriber.session_id is not None  # a session's feed
         async with self._database.transaction() as db:
             snapshot = await service.snapshot(db, subscriber.session_id, subscriber.after)
         if snapshot is None:

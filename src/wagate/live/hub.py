@@ -1,5 +1,6 @@
-"""The live hub: tails the outbox once and fans each event out to the streams
-watching its session.
+"""The live hub: fed by the outbox's one reader (``events/reader.py``), it
+fans each event out to the streams watching its session, and to the user-level
+streams of its user that want it.
 
 Each subscriber has a bounded queue. One that falls more than
 ``live_queue_size`` events behind is marked overflowed and dropped by its
@@ -9,28 +10,38 @@ stream, so a slow client costs a fixed amount of memory, never more.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.events.models import OutboxEvent
-from wagate.events.service import OutboxSignal
+from wagate.events.tail import last_seq
 from wagate.live.logs import hide_websocket_queries
-from wagate.storage.db import Database, is_sqlite
-from wagate.webhooks.outbox import OutboxTail, last_seq
+from wagate.storage.db import Database
 
-logger = logging.getLogger(__name__)
-
-_BATCH = 500
-_CLOSE_GRACE = 2.0
+# Which of its user's events a user-level stream takes.
+EventFilter = Callable[[OutboxEvent], bool]
 
 
 class Subscriber:
     """One stream's view of the hub: the events of one session, in order."""
 
-    def __init__(self, session_id: uuid.UUID, after: int, size: int) -> None:
+    def __init__(
+        self,
+        session_id: uuid.UUID | None,
+        after: int,
+        size: int,
+        *,
+        user_id: uuid.UUID | None = None,
+        wants: EventFilter | None = None,
+    ) -> None:
+        # A session's stream, or (session_id None) a user's stream of the events
+        # of theirs that ``wants`` takes.
         self.session_id = session_id
+        self.user_id = user_id
+        self.wants = wants
         # The hub's position when this subscriber joined: every event after it
         # reaches the queue, none before it does.
         self.after = after
@@ -40,7 +51,7 @@ class Subscriber:
         self.overflowed = False
 
     def push(self, event: OutboxEvent) -> None:
-        if self.ended.is_set():
+        if self.ended.is_set() or event.seq <= self.after:
             return
         try:
             self.queue.put_nowait(event)
@@ -53,92 +64,83 @@ class Subscriber:
 
 
 class LiveHub:
-    def __init__(
-        self, database: Database, signal: OutboxSignal, *, queue_size: int, poll_seconds: float
-    ) -> None:
+    """An outbox consumer (``events.reader.OutboxConsumer``) that reads nothing
+    while nobody watches."""
+
+    def __init__(self, database: Database, *, queue_size: int) -> None:
         self.database = database
-        self.signal = signal
         self.queue_size = queue_size
-        self.poll_seconds = poll_seconds
-        self._tail = OutboxTail(postgres=not is_sqlite(database.url))
-        self._subscribers: defaultdict[uuid.UUID, set[Subscriber]] = defaultdict(set)
-        # None while nobody listens: the hub then reads nothing at all.
+        self._sessions: defaultdict[uuid.UUID, set[Subscriber]] = defaultdict(set)
+        self._users: defaultdict[uuid.UUID, set[Subscriber]] = defaultdict(set)
+        # None while nobody listens: the reader then reads nothing for the hub.
         self._cursor: int | None = None
         self._lock = asyncio.Lock()
-        self._wake: asyncio.Event | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
 
     async def start(self) -> None:
         hide_websocket_queries()
-        self._wake = self.signal.subscribe()
-        self._task = asyncio.create_task(self._run(), name="live-hub")
 
     async def close(self) -> None:
-        self._closing = True
-        if self._wake is not None:
-            self._wake.set()
-        if self._task is not None:
-            # Let a read in progress finish rather than cut it mid-transaction.
-            _, pending = await asyncio.wait({self._task}, timeout=_CLOSE_GRACE)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        if self._wake is not None:
-            self.signal.unsubscribe(self._wake)
-        for subscribers in list(self._subscribers.values()):
+        for subscribers in [*self._sessions.values(), *self._users.values()]:
             for subscriber in list(subscribers):
                 subscriber.end()
 
     async def subscribe(self, session_id: uuid.UUID) -> Subscriber:
+        """A stream of one session's events, from now on."""
         async with self._lock:
-            if self._cursor is None:
-                async with self.database.transaction() as db:
-                    self._cursor = await last_seq(db)
-            subscriber = Subscriber(session_id, self._cursor, self.queue_size)
-            self._subscribers[session_id].add(subscriber)
+            subscriber = Subscriber(session_id, await self._position(), self.queue_size)
+            self._sessions[session_id].add(subscriber)
         return subscriber
 
+    async def subscribe_user(self, user_id: uuid.UUID, wants: EventFilter) -> Subscriber:
+        """A stream of the user's events (any session's, or none's) that ``wants`` takes."""
+        async with self._lock:
+            subscriber = Subscriber(
+                None, await self._position(), self.queue_size, user_id=user_id, wants=wants
+            )
+            self._users[user_id].add(subscriber)
+        return subscriber
+
+    async def _position(self) -> int:
+        if self._cursor is None:
+            async with self.database.transaction() as db:
+                self._cursor = await last_seq(db)
+        return self._cursor
+
     def unsubscribe(self, subscriber: Subscriber) -> None:
-        subscribers = self._subscribers.get(subscriber.session_id)
-        if subscribers is not None:
-            subscribers.discard(subscriber)
-            if not subscribers:
-                del self._subscribers[subscriber.session_id]
-        if not self._subscribers:
+        if subscriber.session_id is not None:
+            _discard(self._sessions, subscriber.session_id, subscriber)
+        elif subscriber.user_id is not None:
+            _discard(self._users, subscriber.user_id, subscriber)
+        if not self._sessions and not self._users:
             self._cursor = None
 
     @property
     def subscriber_count(self) -> int:
-        return sum(len(s) for s in self._subscribers.values())
+        return sum(len(s) for s in [*self._sessions.values(), *self._users.values()])
 
-    async def _run(self) -> None:
-        assert self._wake is not None
-        while not self._closing:
-            self._wake.clear()
-            try:
-                full = await self._read_once()
-            except Exception:
-                logger.exception("live hub could not read the outbox; trying again shortly")
-                full = False
-            if full or self._closing:
-                continue
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll_seconds):
-                    await self._wake.wait()
+    # -- the outbox consumer ------------------------------------------------
 
-    async def _read_once(self) -> bool:
-        async with self._lock:
-            cursor = self._cursor
-            if cursor is None:
-                return False
-            async with self.database.transaction() as db:
-                events = await self._tail.read(db, cursor, _BATCH)
-            if self._cursor is None:
-                return False  # everybody left while we read
-            for event in events:
-                if event.session_id is not None:
-                    for subscriber in list(self._subscribers.get(event.session_id, ())):
-                        subscriber.push(event)
-                self._cursor = event.seq
-            return len(events) == _BATCH
+    async def position(self, db: AsyncSession) -> int | None:
+        return self._cursor
+
+    async def take(self, db: AsyncSession, events: Sequence[OutboxEvent]) -> None:
+        if self._cursor is None:
+            return  # everybody left while the reader read
+        for event in events:
+            if event.session_id is not None:
+                for subscriber in list(self._sessions.get(event.session_id, ())):
+                    subscriber.push(event)
+            for subscriber in list(self._users.get(event.user_id, ())):
+                if subscriber.wants is not None and subscriber.wants(event):
+                    subscriber.push(event)
+        self._cursor = max(self._cursor, events[-1].seq)
+
+
+def _discard(
+    index: defaultdict[uuid.UUID, set[Subscriber]], key: uuid.UUID, subscriber: Subscriber
+) -> None:
+    subscribers = index.get(key)
+    if subscribers is not None:
+        subscribers.discard(subscriber)
+        if not subscribers:
+            del index[key]

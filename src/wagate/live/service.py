@@ -7,6 +7,7 @@ Takes a DB session and plain values; never commits.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -15,12 +16,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.auth import credentials
+from wagate.auth.models import User
+from wagate.errors import AppError, ErrorCode
 from wagate.events.models import OutboxEvent
 from wagate.events.service import with_sequence
 from wagate.sessions import qr
 from wagate.sessions import service as sessions_service
 from wagate.sessions.models import SessionState, WhatsAppSession
 from wagate.storage.base import utcnow
+from wagate.webhooks import catalog
 
 QR_EVENT = "session.qr"
 PAIRING_CODE_EVENT = "session.pairing_code"
@@ -70,6 +74,30 @@ async def snapshot(db: AsyncSession, session_id: uuid.UUID, after: int) -> Snaps
         data = {**base, "pairingCode": session.pairing_code, "phoneNumber": None}
         messages.append({"type": PAIRING_CODE_EVENT, "data": {**data, "status": "pending"}})
     return Snapshot(messages, reflected)
+
+
+async def watching_user(
+    db: AsyncSession, token: str | None, api_key: str | None, *, secret: str
+) -> User:
+    """The user whose own stream a token or user key may watch (AppError: bad
+    credential, or a session key, which acts for one session and not its user)."""
+    principal = await credentials.resolve(db, token=token, api_key=api_key, secret=secret)
+    if principal.session is not None:
+        message = "A session key cannot watch its user's events; use a user key"
+        raise AppError(ErrorCode.INVALID_API_KEY, message)
+    return principal.user
+
+
+def user_event_filter(names: list[str] | None) -> Callable[[OutboxEvent], bool]:
+    """What a user's stream carries: with no ``names``, the user's own events
+    (those of no session: ``campaign.*``, a user-level webhook's
+    ``webhook.disabled``); else the named events (webhook names, ``*``), the
+    user's own and every session's, as a user-level webhook gets them. Raises
+    ``catalog.UnknownEventError``."""
+    if not names:
+        return lambda event: event.session_id is None
+    subscribed = catalog.normalize_events(names)
+    return lambda event: catalog.wants(subscribed, event.type)
 
 
 def event_message(event: OutboxEvent) -> dict[str, Any]:

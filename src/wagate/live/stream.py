@@ -17,7 +17,7 @@ from starlette.websockets import WebSocketState
 from wagate.auth import credentials
 from wagate.config import Settings
 from wagate.live import service
-from wagate.live.hub import LiveHub, Subscriber
+from wagate.live.hub import EventFilter, LiveHub, Subscriber
 from wagate.sessions.models import WhatsAppSession
 from wagate.storage.db import Database
 
@@ -78,6 +78,23 @@ async def follow(websocket: WebSocket, session_id: uuid.UUID, translate: Transla
             if translated is not None:
                 await websocket.send_json(translated)
         await _stream(websocket, subscriber, snapshot.reflected, translate)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        hub.unsubscribe(subscriber)
+
+
+async def follow_user(
+    websocket: WebSocket, user_id: uuid.UUID, wants: EventFilter, ready: dict[str, Any]
+) -> None:
+    """Stream a user's events that ``wants`` takes to an accepted, authorized
+    socket: ``ready`` first (from then on nothing is missed), then each event
+    as it is committed."""
+    hub: LiveHub = websocket.app.state.live_hub
+    subscriber = await hub.subscribe_user(user_id, wants)
+    try:
+        await websocket.send_json(ready)
+        await _stream(websocket, subscriber, frozenset(), as_is)
     except WebSocketDisconnect:
         pass
     finally:

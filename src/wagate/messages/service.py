@@ -257,7 +257,7 @@ async def advance(
     *,
     at: datetime | None = None,
     reason: str | None = None,
-    signal: OutboxSignal | None = None,
+    signal: OutboxSignal | None = None,  # deprecated, ignored (messages/queue.py passes it)
 ) -> bool:
     """Move a message forward to ``status``; a step backwards is ignored. A jump
     from the queue straight to delivered or read records ``sent`` first, so
@@ -277,8 +277,8 @@ async def advance(
     )
     receipt = status in (MessageStatus.DELIVERED, MessageStatus.READ, MessageStatus.PLAYED)
     if receipt and current.rank < MessageStatus.SENT.rank:
-        await _record_status(db, message, MessageStatus.SENT, when, None, signal)
-    await _record_status(db, message, status, when, reason, signal)
+        await _record_status(db, message, MessageStatus.SENT, when, None)
+    await _record_status(db, message, status, when, reason)
     await db.flush()
     return True
 
@@ -289,7 +289,6 @@ async def _record_status(
     status: MessageStatus,
     when: datetime,
     reason: str | None,
-    signal: OutboxSignal | None,
 ) -> None:
     message.status = status
     message.updated_at = when
@@ -316,7 +315,6 @@ async def _record_status(
         session_id=message.session_id,
         event_type="message.status",
         data=status_payload(message, status, reason),
-        signal=signal,
     )
 
 
@@ -326,12 +324,12 @@ async def apply_receipt(
     message_ids: tuple[str, ...],
     status: MessageStatus,
     at: datetime,
-    signal: OutboxSignal | None,
+    signal: OutboxSignal | None = None,  # deprecated, ignored (messages/inbound.py passes it)
 ) -> int:
     """Receipts for our outgoing messages; returns how many moved."""
     moved = 0
     for message in await MessageRepository(db).many(session.id, message_ids):
-        if message.direction == "out" and await advance(db, message, status, at=at, signal=signal):
+        if message.direction == "out" and await advance(db, message, status, at=at):
             moved += 1
     return moved
 

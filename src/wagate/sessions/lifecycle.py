@@ -4,7 +4,8 @@ restart, log out, delete, link again, and find it by id or by number.
 Each function takes the request's unit of work and plain values, never commits,
 and registers its engine calls to run after the commit (``storage.db.after_commit``),
 so the engine never acts on a change that was rolled back. The manager is passed
-in as the app's wiring; its settings and outbox signal come with it.
+in as the app's wiring; its settings come with it. Events are recorded in the
+same unit of work, and its commit wakes the outbox's readers.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wagate.auth.models import User
 from wagate.engines.base import DisconnectReason
 from wagate.errors import AppError, ErrorCode, not_found
-from wagate.events.service import OutboxSignal
+from wagate.events.service import outbox_signal
 from wagate.fields import phone_field
 from wagate.jid import InvalidJidError, normalize_number
 from wagate.sessions import service
@@ -103,7 +104,6 @@ async def create(
         engine=engine,
         free_plan_sessions=settings.free_plan_sessions,
         declared_phone=phone_field(declared_phone) if declared_phone else None,
-        signal=manager.signal,
         ip_address=ip_address,
     )
     if connect:
@@ -125,7 +125,7 @@ async def connect(
     if state is SessionState.FAILED:
         raise AppError(ErrorCode.CONFLICT, "A failed session cannot connect; create a new one")
     if state is SessionState.STOPPED:
-        await service.transition(db, session, SessionState.PENDING, signal=manager.signal)
+        await service.transition(db, session, SessionState.PENDING)
     if start and state is not SessionState.CONNECTED:
         _connect_after_commit(db, manager, session)
     return session
@@ -151,7 +151,7 @@ async def restart(
         raise AppError(ErrorCode.CONFLICT, "A failed session cannot restart; create a new one")
     manager.engine(session.engine)  # a disabled engine answers now, not after the commit
     if state is SessionState.STOPPED:
-        await service.transition(db, session, SessionState.PENDING, signal=manager.signal)
+        await service.transition(db, session, SessionState.PENDING)
     session_id, engine = session.id, session.engine
     after_commit(db, lambda: manager.restart(session_id, engine))
     return session
@@ -182,7 +182,6 @@ async def _end(
         state,
         reason=DisconnectReason.USER_REQUEST,
         detail=detail,
-        signal=manager.signal,
     )
     session_id, engine = session.id, session.engine
     end = manager.stop if state is SessionState.STOPPED else manager.logout
@@ -241,13 +240,14 @@ async def request_pairing_code(
 
 
 async def wait_for_qr(
-    database: Database, signal: OutboxSignal, session_id: uuid.UUID, seconds: float
+    database: Database, session_id: uuid.UUID, seconds: float
 ) -> WhatsAppSession | None:
     """After a commit that began linking: the session once it shows its first QR
     code, or is connected or failed, or as it is when ``seconds`` ran
     out (``None`` when it is gone). Reads in transactions of its own."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
+    signal = outbox_signal(database)  # every state change writes an outbox event
     waiter = signal.subscribe()
     try:
         while True:

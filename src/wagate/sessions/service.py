@@ -46,7 +46,6 @@ async def create_session(
     engine: str,
     free_plan_sessions: int,
     declared_phone: str | None = None,
-    signal: OutboxSignal | None = None,
     ip_address: str | None = None,
 ) -> CreatedSession:
     sessions = SessionRepository(db)
@@ -69,7 +68,7 @@ async def create_session(
         declared_phone=declared_phone,
     )
     await sessions.create(session)
-    await transition(db, session, SessionState.PENDING, signal=signal, initial=True)
+    await transition(db, session, SessionState.PENDING, initial=True)
     await _audit(db, session, "session.create", ip_address)
     return CreatedSession(session=session, api_key=key.raw)
 
@@ -157,7 +156,7 @@ async def transition(
     *,
     reason: str | None = None,
     detail: str | None = None,
-    signal: OutboxSignal | None = None,
+    signal: OutboxSignal | None = None,  # deprecated, ignored (sessions/manager.py passes it)
     initial: bool = False,
 ) -> bool:
     """Move a session to ``to_state``; store it and write its events. Returns whether
@@ -193,11 +192,11 @@ async def transition(
     )
     data = status_data(session)
     data["previousState"] = None if is_new else from_state
-    await _event(db, session, "session.status", data, signal)
+    await _event(db, session, "session.status", data)
     if to_state is SessionState.CONNECTED:
-        await _event(db, session, "session.connected", status_data(session), signal)
+        await _event(db, session, "session.connected", status_data(session))
     elif from_state is SessionState.CONNECTED:
-        await _event(db, session, "session.disconnected", status_data(session), signal)
+        await _event(db, session, "session.disconnected", status_data(session))
     if to_state in _AUDITED_STATES:
         await analytics.record_activity(
             db,
@@ -215,12 +214,12 @@ async def show_qr(
     session: WhatsAppSession,
     code: str,
     expires_at: datetime,
-    signal: OutboxSignal | None = None,
+    signal: OutboxSignal | None = None,  # deprecated, ignored (sessions/manager.py passes it)
 ) -> None:
-    await transition(db, session, SessionState.QR, signal=signal)
+    await transition(db, session, SessionState.QR)
     session.qr_code = code
     session.qr_expires_at = expires_at
-    await _event(db, session, "session.qr", {"qrCode": code, "status": "pending"}, signal)
+    await _event(db, session, "session.qr", {"qrCode": code, "status": "pending"})
     await db.flush()
 
 
@@ -229,16 +228,15 @@ async def show_pairing_code(
     session: WhatsAppSession,
     code: str,
     phone_number: str,
-    signal: OutboxSignal | None = None,
+    signal: OutboxSignal | None = None,  # deprecated, ignored (sessions/manager.py passes it)
 ) -> None:
-    await transition(db, session, SessionState.PAIRING_CODE, signal=signal)
+    await transition(db, session, SessionState.PAIRING_CODE)
     session.pairing_code = code
     await _event(
         db,
         session,
         "session.pairing_code",
         {"pairingCode": code, "phoneNumber": phone_number, "status": "pending"},
-        signal,
     )
     await db.flush()
 
@@ -250,12 +248,12 @@ async def mark_connected(
     phone_number: str,
     push_name: str | None,
     jid: str | None,
-    signal: OutboxSignal | None = None,
+    signal: OutboxSignal | None = None,  # deprecated, ignored (sessions/manager.py passes it)
 ) -> None:
     session.phone_number = phone_number
     session.push_name = push_name
     session.jid = jid
-    await transition(db, session, SessionState.CONNECTED, signal=signal)
+    await transition(db, session, SessionState.CONNECTED)
 
 
 async def _event(
@@ -263,13 +261,7 @@ async def _event(
     session: WhatsAppSession,
     event_type: str,
     data: dict[str, Any],
-    signal: OutboxSignal | None,
 ) -> None:
     await record_event(
-        db,
-        user_id=session.user_id,
-        session_id=session.id,
-        event_type=event_type,
-        data=data,
-        signal=signal,
+        db, user_id=session.user_id, session_id=session.id, event_type=event_type, data=data
     )

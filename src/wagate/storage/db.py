@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -27,6 +28,7 @@ AfterCommit = Callable[[], Awaitable[None] | None]
 _AFTER_COMMIT = "wagate_after_commit"
 _WROTE = "wagate_wrote"
 _CONNECTED = "wagate_connected"
+_WAKE_ON_COMMIT = "wagate_wake_on_commit"
 
 
 def is_sqlite(url: str) -> bool:
@@ -95,6 +97,53 @@ def wrote(session: AsyncSession) -> bool:
     return bool(session.info.get(_WROTE) or session.new or session.deleted or session.dirty)
 
 
+class Signal:
+    """Wakes whoever waits for a kind of change (``asyncio.Event`` per waiter).
+
+    Waiters still look again now and then on their own: another process's
+    change wakes nobody here, so a missed wake-up only delays, never loses.
+    """
+
+    def __init__(self) -> None:
+        self._waiters: set[asyncio.Event] = set()
+
+    def notify(self) -> None:
+        for waiter in self._waiters:
+            waiter.set()
+
+    def subscribe(self) -> asyncio.Event:
+        event = asyncio.Event()
+        self._waiters.add(event)
+        return event
+
+    def unsubscribe(self, event: asyncio.Event) -> None:
+        self._waiters.discard(event)
+
+
+class CommitSignals:
+    """One :class:`Signal` per topic, fired when a transaction that asked for it
+    (:func:`wake_on_commit`) commits. Hooked to the database's sessionmaker, so
+    it works for request transactions, ``Database.transaction()`` and any other
+    session the app opens, without anybody passing a signal around."""
+
+    def __init__(self) -> None:
+        self._signals: dict[str, Signal] = {}
+
+    def topic(self, name: str) -> Signal:
+        signal = self._signals.get(name)
+        if signal is None:
+            signal = self._signals[name] = Signal()
+        return signal
+
+    def committed(self, session: Session) -> None:
+        # Fired for a savepoint's release too: only the outermost commit counts.
+        if session.in_nested_transaction():
+            return
+        topics: set[str] = session.info.pop(_WAKE_ON_COMMIT, set())
+        for name in topics:
+            self.topic(name).notify()
+
+
 class Database:
     """Owns the engine and hands out sessions.
 
@@ -111,6 +160,8 @@ class Database:
         event.listen(self.session_class, "after_flush", _flushed)
         event.listen(self.session_class, "do_orm_execute", _executed)
         event.listen(self.session_class, "after_begin", _connected)
+        self.signals = CommitSignals()
+        event.listen(self.session_class, "after_commit", self.signals.committed)
         self.session_info: dict[str, Any] = {}
         self.sessionmaker = async_sessionmaker(
             self.engine,
@@ -171,6 +222,12 @@ def after_commit_callbacks(session: AsyncSession, *, take: bool = False) -> list
         return taken
     callbacks: list[AfterCommit] = session.info.setdefault(_AFTER_COMMIT, [])
     return callbacks
+
+
+def wake_on_commit(session: AsyncSession, topic: str) -> None:
+    """Fire the database's signal ``topic`` once the current transaction commits
+    (never on rollback), whoever commits it."""
+    session.info.setdefault(_WAKE_ON_COMMIT, set()).add(topic)
 
 
 async def run_after_commit(session: AsyncSession) -> None:

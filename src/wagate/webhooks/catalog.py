@@ -17,12 +17,19 @@ SUBSCRIBABLE = (
     "session.qr",
     "session.pairing_code",
     "webhook.disabled",
+    "campaign.progress",
+    "campaign.completed",
 )
+# Events of a user, not of one session (no ``sessionId``): only user-level
+# webhooks (registered without a session) and the user's stream get them.
+USER_EVENTS = ("campaign.progress", "campaign.completed")
 # The SAK reference's shorthands.
 ALIASES = {"message": "message.received", "session": "session.status"}
 
 TEST_EVENT = "webhook.test"
-DISABLED_EVENT = "webhook.disabled"  # one of the session's webhooks was turned off
+DISABLED_EVENT = "webhook.disabled"  # one of the session's (or user's) webhooks was turned off
+CAMPAIGN_PROGRESS = "campaign.progress"
+CAMPAIGN_COMPLETED = "campaign.completed"
 
 
 class UnknownEventError(ValueError):
@@ -44,6 +51,11 @@ def normalize_events(names: Iterable[str]) -> list[str]:
     if unknown:
         raise UnknownEventError(unknown)
     return resolved
+
+
+def user_level(names: Iterable[str]) -> list[str]:
+    """The user-level event names among ``names`` (a session's webhook never gets them)."""
+    return [name for name in names if name in USER_EVENTS]
 
 
 def wants(subscribed: Iterable[str], event_type: str) -> bool:

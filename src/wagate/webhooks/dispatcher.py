@@ -1,15 +1,17 @@
-"""The dispatcher: relays the outbox into deliveries, claims what is due, and
-runs one worker per webhook with something to send.
+"""The dispatcher: claims the deliveries that are due (the relay, fed by the
+outbox's reader, writes them), and runs one worker per webhook with something
+to send.
 
-The loop wakes when the outbox signal fires (a commit in this process, or an
-API change such as enabling a webhook), when a worker ends, when the next
-retry is due, and at least every ``webhook_poll_seconds`` (events written by
-another process). A worker sends its delivery, records the result and, in the
-same transaction, claims that webhook's next due delivery, so a busy webhook
-streams without a trip through the loop per event; one worker per webhook is
-what keeps a healthy webhook's events in order. A failed event waits for its
-own retry while the ones after it go on; a webhook that is down (or asked to
-wait) is held as a whole, see :mod:`wagate.webhooks.outcomes`.
+The loop wakes when deliveries became due (the database's ``webhook_deliveries``
+signal: a relay pass, or an API change such as enabling a webhook), when a
+worker ends, when the next retry is due, and at least every
+``webhook_poll_seconds`` (deliveries written by another process). A worker
+sends its delivery, records the result and, in the same transaction, claims
+that webhook's next due delivery, so a busy webhook streams without a trip
+through the loop per event; one worker per webhook is what keeps a healthy
+webhook's events in order. A failed event waits for its own retry while the
+ones after it go on; a webhook that is down (or asked to wait) is held as a
+whole, see :mod:`wagate.webhooks.outcomes`.
 
 Claims are leases: a process killed mid-attempt leaves a delivery whose lease
 lapses, and it is then due again, here or in any other process. A clean
@@ -26,14 +28,12 @@ from datetime import timedelta
 
 from wagate.analytics.metrics import Metrics
 from wagate.config import Settings
-from wagate.events.service import OutboxSignal
 from wagate.net.fetch import GuardedClients
 from wagate.net.policy import url_reach
 from wagate.storage.base import utcnow
 from wagate.storage.db import Database, is_sqlite
 from wagate.webhooks.outcomes import Outcome, RetryPolicy, record_outcome
-from wagate.webhooks.relay import WebhookRelay
-from wagate.webhooks.repository import DeliveryRepository, WebhookRepository
+from wagate.webhooks.repository import DELIVERIES_TOPIC, DeliveryRepository, WebhookRepository
 from wagate.webhooks.sender import Target, WebhookSender
 
 logger = logging.getLogger(__name__)
@@ -51,11 +51,10 @@ class WebhookDispatcher:
         self,
         database: Database,
         settings: Settings,
-        signal: OutboxSignal,
         metrics: Metrics | None = None,
     ) -> None:
         self.database = database
-        self.signal = signal
+        self.signal = database.signals.topic(DELIVERIES_TOPIC)
         self.metrics = metrics
         self.poll_seconds = settings.webhook_poll_seconds
         self.max_in_flight = settings.webhook_max_in_flight
@@ -65,7 +64,6 @@ class WebhookDispatcher:
         )
         self.lease = timedelta(seconds=settings.webhook_timeout + _LEASE_MARGIN)
         self.postgres = not is_sqlite(database.url)
-        self.relay = WebhookRelay(database, postgres=self.postgres)
         self.settings = settings
         self.clients = GuardedClients(timeout=settings.webhook_timeout)
         self.sender = WebhookSender(
@@ -80,7 +78,7 @@ class WebhookDispatcher:
         self._closing = False
 
     async def start(self) -> None:
-        # The outbox signal's event doubles as our wake-up: workers ending set it too.
+        # The deliveries signal's event doubles as our wake-up: workers ending set it too.
         self._wake = self.signal.subscribe()
         self._loop = asyncio.create_task(self._run(), name="webhook-dispatcher")
 
@@ -113,7 +111,6 @@ class WebhookDispatcher:
         while not self._closing:
             self._wake.clear()
             try:
-                await self.relay.relay_pending()
                 idle = await self._claim()
             except Exception:
                 logger.exception("webhook dispatch pass failed; trying again shortly")
@@ -210,7 +207,6 @@ class WebhookDispatcher:
                 outcome,
                 now=now,
                 policy=self.policy,
-                signal=self.signal,
             )
             if endpoint is None or not endpoint.is_active or endpoint.held or self._closing:
                 return None

@@ -28,14 +28,15 @@ class DeliveryStatus(enum.StrEnum):
 
 
 class Webhook(IdMixin, TimestampMixin, Base):
-    """An endpoint that receives a session's events."""
+    """An endpoint that receives a session's events, or (no session) its user's:
+    the user's own events and the subscribed events of every session of theirs."""
 
     __tablename__ = "webhooks"
 
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
-    session_id: Mapped[uuid.UUID] = mapped_column(
+    session_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("sessions.id", ondelete="CASCADE"), index=True
     )
     url: Mapped[str] = mapped_column(String(2048))

@@ -17,7 +17,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.analytics.service import record_activity
-from wagate.events.service import OutboxSignal, record_event
+from wagate.events.service import record_event
 from wagate.webhooks import catalog
 from wagate.webhooks.models import DeliveryStatus, Webhook, WebhookAttempt, WebhookDelivery
 from wagate.webhooks.repository import DeliveryRepository
@@ -73,7 +73,6 @@ async def record_outcome(
     *,
     now: datetime,
     policy: RetryPolicy,
-    signal: OutboxSignal | None = None,
 ) -> Endpoint | None:
     """Store the attempt, move its delivery on, and count it for its webhook.
 
@@ -136,7 +135,7 @@ async def record_outcome(
     webhook = await db.get(Webhook, webhook_id, with_for_update=True)
     if webhook is None:
         return None
-    await _count_failure(db, webhook, outcome, now, policy, signal)
+    await _count_failure(db, webhook, outcome, now, policy)
     await db.flush()
     held = webhook.hold_until is not None and webhook.hold_until > now
     return Endpoint(
@@ -176,7 +175,6 @@ async def _count_failure(
     outcome: Outcome,
     now: datetime,
     policy: RetryPolicy,
-    signal: OutboxSignal | None,
 ) -> None:
     webhook.failed_attempts += 1
     if webhook.failing_since is None:
@@ -184,11 +182,11 @@ async def _count_failure(
     if not webhook.is_active:
         return
     if outcome.refused:
-        await disable(db, webhook, "refused", signal)
+        await disable(db, webhook, "refused")
     elif outcome.status_code == GONE:
-        await disable(db, webhook, "gone", signal)
+        await disable(db, webhook, "gone")
     elif now - webhook.failing_since >= policy.disable_after:
-        await disable(db, webhook, "failing", signal)
+        await disable(db, webhook, "failing")
     elif outcome.retry_after is not None:
         # The endpoint asked for a pause: it holds for every event, not just this one.
         webhook.hold_until = now + timedelta(seconds=min(outcome.retry_after, RETRY_AFTER_CAP))
@@ -217,9 +215,7 @@ async def _is_down(db: AsyncSession, webhook: Webhook) -> bool:
     return int(failing_events or 0) >= DOWN_AFTER_EVENTS
 
 
-async def disable(
-    db: AsyncSession, webhook: Webhook, reason: str, signal: OutboxSignal | None = None
-) -> None:
+async def disable(db: AsyncSession, webhook: Webhook, reason: str) -> None:
     """Stop delivering to an endpoint, and say so in the outbox (live streams
     and the session's other webhooks see it). What it is owed stays pending."""
     webhook.is_active = False
@@ -243,5 +239,4 @@ async def disable(
             "failedAttempts": webhook.failed_attempts,
             "failingSince": int(since.timestamp()) if since else None,
         },
-        signal=signal,
     )

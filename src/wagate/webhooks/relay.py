@@ -1,9 +1,14 @@
 """The relay: turns outbox events into the deliveries each webhook is owed.
 
-A cursor row remembers the last outbox ``seq`` relayed. It moves in the same
+It is a consumer of the outbox's one reader (``events/reader.py``). A cursor
+row remembers the last outbox ``seq`` relayed. It moves in the same
 transaction that writes the deliveries, and only if nobody moved it since it
 was read, so across restarts, crashes and several processes every event is
 relayed exactly once.
+
+An event of a session goes to that session's webhooks and to its user's
+user-level webhooks (no session) that subscribe to it; an event of a user (no
+session: a campaign's progress) only to that user's user-level webhooks.
 """
 
 from __future__ import annotations
@@ -12,88 +17,86 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.events.models import OutboxEvent
+from wagate.events.reader import Conflict
 from wagate.events.service import with_sequence
+from wagate.events.tail import last_seq
 from wagate.sessions.models import WhatsAppSession
 from wagate.storage.base import utcnow
-from wagate.storage.db import Database
 from wagate.webhooks import catalog
 from wagate.webhooks.formats import SessionFacts, WebhookFormat, format_of
 from wagate.webhooks.models import DeliveryStatus, RelayCursor, Webhook, WebhookDelivery
-from wagate.webhooks.outbox import OutboxTail, last_seq
-from wagate.webhooks.repository import CursorRepository, WebhookRepository
+from wagate.webhooks.repository import (
+    CursorRepository,
+    WebhookRepository,
+    deliveries_due_on_commit,
+)
 
 CURSOR_NAME = "webhooks"
-_MAX_CONFLICTS = 10
-
-
-class _CursorMoved(Exception):
-    """Another relay advanced the cursor first; this batch is rolled back."""
 
 
 class WebhookRelay:
-    def __init__(self, database: Database, *, postgres: bool, batch_size: int = 500) -> None:
-        self.database = database
+    """The outbox consumer (``events.reader.OutboxConsumer``) behind webhooks."""
+
+    def __init__(self, *, postgres: bool) -> None:
         self.postgres = postgres
-        self.batch_size = batch_size
-        self._tail = OutboxTail(postgres=postgres)
+        # The cursor as this pass read it (the conditional advance compares it).
+        self._read_at: int | None = None
 
-    async def relay_pending(self) -> int:
-        """Relay everything that can be relayed now; returns how many events."""
-        total = 0
-        conflicts = 0
-        while True:
-            try:
-                count = await self._relay_batch()
-            except (_CursorMoved, IntegrityError):
-                # Another relay won the race (or a webhook went away mid-batch):
-                # read again from where the cursor now is.
-                conflicts += 1
-                if conflicts > _MAX_CONFLICTS:
-                    raise
-                continue
-            total += count
-            if count < self.batch_size:
-                return total
+    async def position(self, db: AsyncSession) -> int | None:
+        cursors = CursorRepository(db)
+        # On PostgreSQL relays take turns on the cursor row; SQLite has one
+        # writer anyway, and the conditional advance guards both.
+        cursor = await cursors.get(CURSOR_NAME, for_update=self.postgres)
+        if cursor is None:
+            # First start: webhooks did not exist before, so nothing earlier is owed.
+            start = await last_seq(db)
+            await cursors.create(RelayCursor(name=CURSOR_NAME, last_seq=start))
+            self._read_at = start
+        else:
+            self._read_at = cursor.last_seq
+        return self._read_at
 
-    async def _relay_batch(self) -> int:
-        async with self.database.transaction() as db:
-            cursors = CursorRepository(db)
-            # On PostgreSQL relays take turns on the cursor row; SQLite has one
-            # writer anyway, and the conditional advance guards both.
-            cursor = await cursors.get(CURSOR_NAME, for_update=self.postgres)
-            if cursor is None:
-                # First start: webhooks did not exist before, so nothing earlier is owed.
-                await cursors.create(RelayCursor(name=CURSOR_NAME, last_seq=await last_seq(db)))
-                return 0
-            events = await self._tail.read(db, cursor.last_seq, self.batch_size)
-            if not events:
-                return 0
-            await self._fan_out(db, events)
-            if not await cursors.advance(CURSOR_NAME, cursor.last_seq, events[-1].seq):
-                raise _CursorMoved
-            return len(events)
+    async def take(self, db: AsyncSession, events: Sequence[OutboxEvent]) -> None:
+        assert self._read_at is not None
+        if await self._fan_out(db, events):
+            deliveries_due_on_commit(db)
+        if not await CursorRepository(db).advance(CURSOR_NAME, self._read_at, events[-1].seq):
+            raise Conflict("another relay advanced the webhook cursor first")
+        self._read_at = events[-1].seq
 
-    async def _fan_out(self, db: AsyncSession, events: Sequence[OutboxEvent]) -> None:
+    async def _fan_out(self, db: AsyncSession, events: Sequence[OutboxEvent]) -> int:
+        """Store the deliveries ``events`` owe; returns how many."""
         session_ids = {event.session_id for event in events if event.session_id is not None}
-        if not session_ids:
-            return
+        user_ids = {event.user_id for event in events}
         by_session: defaultdict[uuid.UUID, list[Webhook]] = defaultdict(list)
-        for webhook in await WebhookRepository(db).active_for_sessions(session_ids):
-            by_session[webhook.session_id].append(webhook)
-        facts = await _session_facts(db, by_session)
+        by_user: defaultdict[uuid.UUID, list[Webhook]] = defaultdict(list)
+        for webhook in await WebhookRepository(db).active_for(session_ids, user_ids):
+            if webhook.session_id is None:
+                by_user[webhook.user_id].append(webhook)
+            else:
+                by_session[webhook.session_id].append(webhook)
+        if not by_session and not by_user:
+            return 0
+        facts = _SessionFacts(db)
         now = utcnow()
+        count = 0
         for event in events:
-            if event.session_id is None:
-                continue
-            for webhook in by_session.get(event.session_id, []):
+            webhooks = by_user.get(event.user_id, [])
+            if event.session_id is not None:
+                webhooks = by_session.get(event.session_id, []) + webhooks
+            for webhook in webhooks:
                 if _owed(webhook, event):
-                    body = format_of(webhook.format).render(
-                        with_sequence(event), facts[event.session_id]
+                    form = format_of(webhook.format)
+                    session_facts = (
+                        await facts.of(event.session_id)
+                        if webhook.format != WebhookFormat.SAK
+                        else _NO_FACTS
                     )
+                    body = form.render(with_sequence(event), session_facts)
+                    count += 1
                     db.add(
                         WebhookDelivery(
                             webhook_id=webhook.id,
@@ -108,30 +111,35 @@ class WebhookRelay:
                         )
                     )
         await db.flush()
+        return count
 
 
-async def _session_facts(
-    db: AsyncSession, by_session: dict[uuid.UUID, list[Webhook]]
-) -> defaultdict[uuid.UUID, SessionFacts]:
-    """The session facts bodies need, read only for sessions that have a
+_NO_FACTS = SessionFacts(jid=None)
+
+
+class _SessionFacts:
+    """The session facts bodies need, read once per session, and only for a
     webhook whose format uses them."""
-    facts: defaultdict[uuid.UUID, SessionFacts] = defaultdict(lambda: SessionFacts(jid=None))
-    wanted = [
-        session_id
-        for session_id, webhooks in by_session.items()
-        if any(w.format != WebhookFormat.SAK for w in webhooks)
-    ]
-    for session_id in wanted:
-        session = await db.get(WhatsAppSession, session_id)
-        if session is not None:
-            facts[session_id] = SessionFacts(jid=session.jid)
-    return facts
+
+    def __init__(self, db: AsyncSession) -> None:
+        self._db = db
+        self._known: dict[uuid.UUID, SessionFacts] = {}
+
+    async def of(self, session_id: uuid.UUID | None) -> SessionFacts:
+        if session_id is None:
+            return _NO_FACTS
+        if session_id not in self._known:
+            session = await self._db.get(WhatsAppSession, session_id)
+            self._known[session_id] = SessionFacts(jid=session.jid if session else None)
+        return self._known[session_id]
 
 
 def _owed(webhook: Webhook, event: OutboxEvent) -> bool:
     # A webhook gets what happened after it was registered, not history the
-    # relay happens to reach late.
+    # relay happens to reach late; a user-level webhook only its user's events.
     if event.created_at < webhook.created_at:
+        return False
+    if webhook.session_id is None and event.user_id != webhook.user_id:
         return False
     if event.type == catalog.TEST_EVENT:
         return event.payload.get("webhookId") == str(webhook.id)

@@ -12,10 +12,12 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.util import AliasedClass
 
 from wagate.auth.models import User
+from wagate.storage.db import wake_on_commit
 from wagate.storage.repository import RepositoryBase
 from wagate.webhooks.models import (
     DeliveryStatus,
@@ -40,6 +42,15 @@ def _due(
             delivery.lease_until < now,
         ),
     )
+
+
+# The database's signal that wakes the dispatcher: deliveries became due.
+DELIVERIES_TOPIC = "webhook_deliveries"
+
+
+def deliveries_due_on_commit(db: AsyncSession) -> None:
+    """Wake the dispatcher once this transaction (new or hurried deliveries) commits."""
+    wake_on_commit(db, DELIVERIES_TOPIC)
 
 
 class ClaimedRow(NamedTuple):
@@ -84,10 +95,18 @@ class WebhookRepository(RepositoryBase[Webhook]):
             for webhook, admin in (await self.session.execute(statement)).all()
         ]
 
-    async def active_for_sessions(self, session_ids: Iterable[uuid.UUID]) -> list[Webhook]:
-        """Unscoped: for the relay, which fans each session's events out."""
+    async def active_for(
+        self, session_ids: Iterable[uuid.UUID], user_ids: Iterable[uuid.UUID]
+    ) -> list[Webhook]:
+        """The active webhooks of these sessions, and the user-level ones (no
+        session) of these users. Unscoped: for the relay, which fans events out."""
+        sessions, users = list(session_ids), list(user_ids)
         statement = self.base_statement().where(
-            Webhook.session_id.in_(list(session_ids)), Webhook.is_active.is_(True)
+            or_(
+                Webhook.session_id.in_(sessions),
+                and_(Webhook.session_id.is_(None), Webhook.user_id.in_(users)),
+            ),
+            Webhook.is_active.is_(True),
         )
         return list(await self.get_all(statement))
 

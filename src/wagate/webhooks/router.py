@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from wagate.deps import ClientAddress, CurrentUser, DbSession, SettingsDep, Signal, parse_id
+from wagate.deps import ClientAddress, DbSession, SettingsDep, parse_id
+from wagate.deps import UserByTokenOrKey as CurrentUser
 from wagate.net.policy import url_reach
 from wagate.schemas import API_PREFIX, Envelope, MessageEnvelope, ok
 from wagate.webhooks import service
@@ -26,7 +27,7 @@ router = APIRouter(prefix=f"{API_PREFIX}/webhooks", tags=["webhooks"])
 def _item(webhook: Webhook) -> WebhookItem:
     return WebhookItem(
         id=str(webhook.id),
-        session_id=str(webhook.session_id),
+        session_id=str(webhook.session_id) if webhook.session_id else None,
         url=webhook.url,
         events=webhook.events,
         is_active=webhook.is_active,
@@ -79,7 +80,7 @@ async def create_webhook(
     created = await service.create(
         db,
         user,
-        session_id=parse_id(body.sessionId, "Session"),
+        session_id=parse_id(body.sessionId, "Session") if body.sessionId else None,
         url=body.url,
         events=body.events,
         send_secret_header=body.sendSecretHeader,
@@ -117,7 +118,6 @@ async def update_webhook(
     db: DbSession,
     user: CurrentUser,
     settings: SettingsDep,
-    signal: Signal,
     ip: ClientAddress,
 ) -> MessageEnvelope:
     await service.update(
@@ -129,7 +129,6 @@ async def update_webhook(
         is_active=body.isActive,
         send_secret_header=body.sendSecretHeader,
         reach=url_reach(settings, is_admin=user.is_admin),
-        signal=signal,
         ip_address=ip,
     )
     return MessageEnvelope(message="Webhook updated successfully")
@@ -145,9 +144,9 @@ async def delete_webhook(
 
 @router.post("/{webhook_id}/test")
 async def test_webhook(
-    webhook_id: str, db: DbSession, user: CurrentUser, signal: Signal
+    webhook_id: str, db: DbSession, user: CurrentUser
 ) -> Envelope[TestEventData]:
-    event = await service.send_test(db, user, parse_id(webhook_id, "Webhook"), signal)
+    event = await service.send_test(db, user, parse_id(webhook_id, "Webhook"))
     return ok(
         TestEventData(
             eventId=str(event.id),
@@ -189,9 +188,9 @@ async def list_deliveries(
 
 @router.post("/{webhook_id}/deliveries/{delivery_id}/retry")
 async def retry_delivery(
-    webhook_id: str, delivery_id: str, db: DbSession, user: CurrentUser, signal: Signal
+    webhook_id: str, delivery_id: str, db: DbSession, user: CurrentUser
 ) -> MessageEnvelope:
     await service.retry(
-        db, user, parse_id(webhook_id, "Webhook"), parse_id(delivery_id, "Delivery"), signal
+        db, user, parse_id(webhook_id, "Webhook"), parse_id(delivery_id, "Delivery")
     )
     return MessageEnvelope(message="Delivery queued for another attempt")

@@ -11,7 +11,9 @@ URL_MAX_LENGTH = 2048
 
 
 class CreateWebhookRequest(RequestModel):
-    sessionId: str = Field(min_length=1, max_length=64)
+    # Omitted (or null): a user-level webhook, for the user's own events
+    # (campaign.*) and the subscribed events of every session of theirs.
+    sessionId: str | None = Field(default=None, min_length=1, max_length=64)
     url: str = Field(min_length=1, max_length=URL_MAX_LENGTH)
     events: list[str] = Field(min_length=1, max_length=32)
     sendSecretHeader: bool = True
@@ -37,7 +39,7 @@ class CreatedWebhookData(BaseModel):
 
 class WebhookItem(BaseModel):
     id: str
-    session_id: str
+    session_id: str | None  # None: a user-level webhook
     url: str
     events: list[str]
     is_active: bool

@@ -17,16 +17,19 @@ from wagate.analytics.service import record_activity
 from wagate.auth.models import User
 from wagate.errors import AppError, ErrorCode, not_found
 from wagate.events.models import OutboxEvent
-from wagate.events.service import OutboxSignal, record_event
+from wagate.events.service import record_event
 from wagate.net.ssrf import Reach, UnsafeURLError, check_url
 from wagate.sessions import service as sessions_service
 from wagate.storage.base import utcnow
-from wagate.storage.db import after_commit
 from wagate.webhooks import catalog
 from wagate.webhooks.crypto import encrypt_secret
 from wagate.webhooks.formats import WebhookFormat
 from wagate.webhooks.models import DeliveryStatus, Webhook, WebhookAttempt, WebhookDelivery
-from wagate.webhooks.repository import DeliveryRepository, WebhookRepository
+from wagate.webhooks.repository import (
+    DeliveryRepository,
+    WebhookRepository,
+    deliveries_due_on_commit,
+)
 from wagate.webhooks.signing import generate_secret
 
 
@@ -42,15 +45,23 @@ class DeliveryHistory:
     attempts: list[WebhookAttempt]
 
 
-def _events(names: Sequence[str]) -> list[str]:
+def _events(names: Sequence[str], *, user_level: bool) -> list[str]:
     try:
-        return catalog.normalize_events(names)
+        events = catalog.normalize_events(names)
     except catalog.UnknownEventError as exc:
         known = ", ".join([*catalog.SUBSCRIBABLE, *catalog.ALIASES, catalog.ALL_EVENTS])
         raise AppError(
             ErrorCode.VALIDATION_ERROR,
             f"events: unknown event {', '.join(map(repr, exc.names))}; use any of {known}",
         ) from exc
+    misplaced = [] if user_level else catalog.user_level(events)
+    if misplaced:
+        raise AppError(
+            ErrorCode.VALIDATION_ERROR,
+            f"events: {', '.join(map(repr, misplaced))} belong to a user, not to a session: "
+            "register a webhook without sessionId to receive them",
+        )
+    return events
 
 
 async def _checked_url(url: str, *, reach: Reach) -> str:
@@ -65,7 +76,7 @@ async def create(
     db: AsyncSession,
     user: User,
     *,
-    session_id: uuid.UUID,
+    session_id: uuid.UUID | None,
     url: str,
     events: Sequence[str],
     send_secret_header: bool,
@@ -74,13 +85,17 @@ async def create(
     format: WebhookFormat = WebhookFormat.SAK,
     ip_address: str | None = None,
 ) -> WebhookWithSecret:
-    session = await sessions_service.get_owned(db, user, session_id)
-    subscribed = _events(events)
+    """A webhook for one session's events, or (``session_id`` None) a user-level
+    one: the user's own events (``campaign.*``) and, for the session events it
+    subscribes to, those of every session of the user's."""
+    if session_id is not None:
+        session_id = (await sessions_service.get_owned(db, user, session_id)).id
+    subscribed = _events(events, user_level=session_id is None)
     await _checked_url(url, reach=reach)
     secret = generate_secret()
     webhook = Webhook(
         user_id=user.id,
-        session_id=session.id,
+        session_id=session_id,
         url=url,
         events=subscribed,
         secret_encrypted=encrypt_secret(secret, instance_secret),
@@ -162,14 +177,13 @@ async def update(
     is_active: bool | None,
     send_secret_header: bool | None,
     reach: Reach,
-    signal: OutboxSignal | None = None,
     ip_address: str | None = None,
 ) -> Webhook:
     """Change an endpoint. Enabling it again resets its failure count and makes
     the deliveries it still owes due at once."""
     webhook = await get_owned(db, user, webhook_id)
     if events is not None:
-        webhook.events = _events(events)
+        webhook.events = _events(events, user_level=webhook.session_id is None)
     if url is not None:
         webhook.url = await _checked_url(url, reach=reach)
     if send_secret_header is not None:
@@ -183,8 +197,7 @@ async def update(
         webhook.failing_since = None
         webhook.hold_until = None
         await DeliveryRepository(db).hurry_pending(webhook.id, utcnow())
-        if signal is not None:
-            after_commit(db, signal.notify)
+        deliveries_due_on_commit(db)
     elif is_active is False:
         webhook.is_active = False
         webhook.disabled_reason = "by_user"
@@ -210,7 +223,7 @@ async def _audit(db: AsyncSession, webhook: Webhook, action: str, ip_address: st
         action=action,
         metadata={
             "webhookId": str(webhook.id),
-            "sessionId": str(webhook.session_id),
+            "sessionId": str(webhook.session_id) if webhook.session_id else None,
             "host": urlsplit(webhook.url).hostname,
             "events": list(webhook.events),
             "isActive": webhook.is_active,
@@ -230,9 +243,7 @@ async def rotate_secret(
     return WebhookWithSecret(webhook, secret)
 
 
-async def send_test(
-    db: AsyncSession, user: User, webhook_id: uuid.UUID, signal: OutboxSignal | None = None
-) -> OutboxEvent:
+async def send_test(db: AsyncSession, user: User, webhook_id: uuid.UUID) -> OutboxEvent:
     """A ``webhook.test`` event, addressed to this webhook only, delivered like
     any other event (outbox, relay, signing, retries)."""
     webhook = await get_owned(db, user, webhook_id)
@@ -244,7 +255,6 @@ async def send_test(
         session_id=webhook.session_id,
         event_type=catalog.TEST_EVENT,
         data={"webhookId": str(webhook.id), "message": "This is a test event from wagate"},
-        signal=signal,
     )
 
 
@@ -267,7 +277,6 @@ async def retry(
     user: User,
     webhook_id: uuid.UUID,
     delivery_id: uuid.UUID,
-    signal: OutboxSignal | None = None,
 ) -> WebhookDelivery:
     """Send a delivery again now, whatever became of it: it is the webhook's
     next request (after any one in flight), even if the webhook was holding."""
@@ -282,6 +291,5 @@ async def retry(
     webhook.hold_until = None
     delivery.finished_at = None
     await db.flush()
-    if signal is not None:
-        after_commit(db, signal.notify)
+    deliveries_due_on_commit(db)
     return delivery

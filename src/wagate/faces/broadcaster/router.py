@@ -52,7 +52,7 @@ async def start_session(
         current = session
         if not linked:  # a scan is needed: wait for the code to show
             waited = await lifecycle.wait_for_qr(
-                database, manager.signal, session_id, settings.broadcaster_qr_wait_seconds
+                database, session_id, settings.broadcaster_qr_wait_seconds
             )
             current = waited or session
         code = lifecycle.current_qr(current)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +25,16 @@ from wagate.events.models import OutboxEvent
 _MIN_HOLE_AGE = 1.0
 
 
+@dataclass(frozen=True, slots=True)
+class TailRead:
+    events: Sequence[OutboxEvent]
+    # Every event after ``after`` visible now was read (none held back at a hole,
+    # fewer than ``limit`` rows): the reader is at the head.
+    complete: bool
+    # ``limit`` rows came back: there may be more right away.
+    full: bool
+
+
 class OutboxTail:
     def __init__(self, *, postgres: bool, min_hole_age: float = _MIN_HOLE_AGE) -> None:
         self._postgres = postgres
@@ -33,6 +44,18 @@ class OutboxTail:
 
     async def read(self, db: AsyncSession, after: int, limit: int) -> Sequence[OutboxEvent]:
         """Up to ``limit`` events after ``after`` that can be handed on in order."""
+        return (await self.read_from(db, after, limit)).events
+
+    def forget_below(self, seq: int) -> None:
+        """Holes under ``seq`` concern nobody any more (every reader is past them)."""
+        self._holes = {missing: seen for missing, seen in self._holes.items() if missing >= seq}
+
+    async def read_from(
+        self, db: AsyncSession, after: int, limit: int, *, keep_holes: bool = False
+    ) -> TailRead:
+        """As :meth:`read`, saying whether it reached the head. With ``keep_holes``
+        the holes it passed are remembered until :meth:`forget_below` (several
+        readers at different places share one tail)."""
         oldest_running = await self._oldest_running(db) if self._postgres else 0
         statement = (
             select(OutboxEvent)
@@ -41,17 +64,21 @@ class OutboxTail:
             .limit(limit)
         )
         rows = (await db.execute(statement)).scalars().all()
+        full = len(rows) == limit
         if not self._postgres:
-            return rows
+            return TailRead(rows, complete=not full, full=full)
         accepted: list[OutboxEvent] = []
         expected = after + 1
         for row in rows:
             if row.seq != expected and not await self._hole_closed(db, expected, oldest_running):
-                break
+                if not keep_holes:
+                    self.forget_below(expected)
+                return TailRead(accepted, complete=False, full=False)
             accepted.append(row)
             expected = row.seq + 1
-        self._holes = {seq: seen for seq, seen in self._holes.items() if seq >= expected}
-        return accepted
+        if not keep_holes:
+            self.forget_below(expected)
+        return TailRead(accepted, complete=not full, full=full)
 
     async def _hole_closed(self, db: AsyncSession, missing: int, oldest_running: int) -> bool:
         seen = self._holes.get(missing)

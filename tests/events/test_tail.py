@@ -12,9 +12,9 @@ import pytest
 from wagate.auth.models import User
 from wagate.config import Settings
 from wagate.events.service import record_event
+from wagate.events.tail import OutboxTail, last_seq
 from wagate.storage.db import Database
 from wagate.storage.migrate import migrate
-from wagate.webhooks.outbox import OutboxTail, last_seq
 
 pytestmark = pytest.mark.both_databases
 
