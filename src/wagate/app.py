@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stack.push_async_callback(database.dispose)
             # Credentials resolved from memory, dropped at once when changed (here
             # or by another process on the same data folder, such as the CLI).
-            credential_cache.install(database, settings.data_dir)
+            stack.callback(credential_cache.install(database, settings.data_dir).close)
             stack.push_async_callback(app.state.rate_limiter.close)
             if settings.auto_migrate:
                 await migrate(database)

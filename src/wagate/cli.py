@@ -79,7 +79,7 @@ def _with_database(
         settings = Settings()
         database = Database.from_settings(settings)
         # Tells a running server (same data folder) that credentials changed.
-        credential_cache.install(database, settings.data_dir)
+        cache = credential_cache.install(database, settings.data_dir)
         try:
             await run_migrations(database)
             async with database.transaction() as db:
@@ -98,6 +98,7 @@ def _with_database(
                 return f"{user.email} deactivated: every token and key of theirs stops working"
         finally:
             await database.dispose()
+            cache.close()
 
     try:
         typer.echo(asyncio.run(_run()))

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from wagate.analytics.models import USAGE_FIELDS, UsageCounter
 from wagate.storage.base import utcnow
-from wagate.storage.db import upsert_insert
+from wagate.storage.db import upsert_insert, will_write
 
 _PENDING = "wagate_usage_pending"
 
@@ -48,6 +48,7 @@ def add(
         raise ValueError(f"unknown usage counters: {sorted(unknown)}")
     pending: dict[CounterKey, Counter[str]] = db.info.setdefault(_PENDING, {})
     pending.setdefault((user_id, day or today(), session_id), Counter()).update(counts)
+    will_write(db)  # written at the commit: the unit of work must commit
 
 
 def upsert(dialect: str, key: CounterKey, counts: dict[str, int]) -> Any:

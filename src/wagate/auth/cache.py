@@ -196,6 +196,12 @@ class CredentialCache:
         event.listen(cls, "do_orm_execute", self._executed)
         event.listen(cls, "after_transaction_end", self._ended)
 
+    def close(self) -> None:
+        """Unmap the shared epoch (the cache then serves this process only)."""
+        if self._epoch is not None:
+            self._epoch.close()
+            self._epoch = None
+
     # -- lookups ----------------------------------------------------------
 
     async def user(self, db: AsyncSession, user_id: uuid.UUID) -> User | None:

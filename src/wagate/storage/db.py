@@ -91,6 +91,12 @@ async def _close(session: AsyncSession) -> None:
         session.sync_session.close()
 
 
+def will_write(session: AsyncSession) -> None:
+    """Say that the unit of work has a write to make at its commit that is not
+    a pending row (a counter written in ``before_commit``): it must commit."""
+    session.info[_WROTE] = True
+
+
 def wrote(session: AsyncSession) -> bool:
     """Whether the unit of work changed anything: flushed, executed a statement
     that is not a SELECT, or holds changes not flushed yet."""
