@@ -114,12 +114,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
             http_clients = GuardedClients(timeout=settings.media_fetch_timeout)
             stack.push_async_callback(http_clients.aclose)
-            # Fires after every commit that wrote an outbox event (record_event marks
-            # the transaction). Deprecated as a parameter: the modules being
-            # rewritten (manager, queue, inbound) still take it, and ignore it.
-            signal = outbox_signal(database)
             media_store = MediaStore(settings.data_dir / "media")
-            manager = SessionManager(database, settings, signal)
+            manager = SessionManager(database, settings)
             for name in settings.engines:
                 context = EngineContext(
                     settings=settings, emit=manager.handle_event, data_dir=settings.data_dir
@@ -127,13 +123,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 hosted = name in settings.engine_hosted
                 manager.add_engine(create_engine(name, context, hosted=hosted))
             metrics = app.state.metrics
-            InboundHandler(manager, media_store, signal, settings.base_url, metrics).register()
+            InboundHandler(manager, media_store, settings.base_url, metrics).register()
             BroadcastInbound(manager, settings.broadcast_opt_out_words).register()
-            queue = OutboundQueue(database, manager, media_store, settings, signal, metrics)
+            queue = OutboundQueue(database, manager, media_store, settings, metrics)
 
             app.state.database = database
             app.state.http_clients = http_clients
-            app.state.outbox_signal = signal
+            # Fires after every commit that wrote an outbox event (tests await it).
+            app.state.outbox_signal = outbox_signal(database)
             app.state.media_store = media_store
             app.state.session_manager = manager
             app.state.outbound_queue = queue

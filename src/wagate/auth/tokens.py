@@ -74,7 +74,7 @@ def _verified_claims(token: str, secret: str) -> dict[str, Any]:
         header_part, claims_part, signature_part = token.split(".")
         header = json.loads(_unb64(header_part))
         signature = _unb64(signature_part)
-    except (ValueError, binascii.Error, UnicodeError) as exc:
+    except (ValueError, binascii.Error, UnicodeError, RecursionError) as exc:
         raise TokenError("Invalid token") from exc
     # The algorithm is fixed, never taken from the token: ``alg: none`` and
     # algorithm-confusion tokens fail here like any forgery.
@@ -84,7 +84,7 @@ def _verified_claims(token: str, secret: str) -> dict[str, Any]:
         raise TokenError("Invalid token")
     try:
         claims = json.loads(_unb64(claims_part))
-    except (ValueError, binascii.Error, UnicodeError) as exc:
+    except (ValueError, binascii.Error, UnicodeError, RecursionError) as exc:
         raise TokenError("Invalid token") from exc
     if not isinstance(claims, dict) or not {"exp", "iat", "sub"} <= claims.keys():
         raise TokenError("Invalid token")

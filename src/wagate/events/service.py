@@ -20,12 +20,6 @@ from wagate.storage.db import Database, Signal, wake_on_commit
 
 OUTBOX_TOPIC = "outbox"
 
-# Deprecated name: the modules being rewritten (sessions/manager.py,
-# messages/queue.py, messages/inbound.py, messages/history.py) still accept and
-# pass a ``signal``; it is ignored. Remove with them.
-OutboxSignal = Signal
-
-
 def outbox_signal(database: Database) -> Signal:
     """Fires after every commit that wrote an outbox event in this process."""
     return database.signals.topic(OUTBOX_TOPIC)
@@ -64,7 +58,6 @@ async def record_event(
     session_id: uuid.UUID | None,
     event_type: str,
     data: dict[str, Any],
-    signal: Signal | None = None,  # deprecated, ignored: the commit wakes the readers
 ) -> OutboxEvent:
     """Write an event beside the change it reports; it becomes visible on commit,
     and the commit wakes the outbox's readers. ``session_id`` None: an event of

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.engines.base import HistorySyncEvent, IncomingMessage, UndecryptableEvent
-from wagate.events.service import OutboxSignal, record_event
+from wagate.events.service import record_event
 from wagate.messages import service
 from wagate.messages.media import StoredMedia
 from wagate.messages.models import Message
@@ -35,7 +35,6 @@ async def store_history(
     session: WhatsAppSession,
     event: HistorySyncEvent,
     to_row: RowBuilder,
-    signal: OutboxSignal | None,
 ) -> None:
     """Store a batch of past messages (oldest first) that are not stored yet."""
     messages = MessageRepository(db)
@@ -82,7 +81,6 @@ async def store_history(
         session_id=session.id,
         event_type="history.synced",
         data=data,
-        signal=signal,
     )
 
 
@@ -91,7 +89,6 @@ async def store_undecryptable(
     session: WhatsAppSession,
     event: UndecryptableEvent,
     to_row: RowBuilder,
-    signal: OutboxSignal | None,
 ) -> None:
     incoming = event.message
     messages = MessageRepository(db)
@@ -124,7 +121,6 @@ async def store_undecryptable(
             "timestamp": int(incoming.timestamp.timestamp()),
             "reason": event.reason,
         },
-        signal=signal,
     )
 
 

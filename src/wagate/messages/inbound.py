@@ -25,7 +25,7 @@ from wagate.engines.base import (
     ReceiptEvent,
     UndecryptableEvent,
 )
-from wagate.events.service import OutboxSignal, record_event
+from wagate.events.service import record_event
 from wagate.jid import number_of
 from wagate.messages import history, service
 from wagate.messages.media import MediaStore, StoredMedia
@@ -106,13 +106,11 @@ class InboundHandler:
         self,
         manager: SessionManager,
         media: MediaStore,
-        signal: OutboxSignal,
         public_url: str,
         metrics: Metrics | None = None,
     ) -> None:
         self.manager = manager
         self.media = media
-        self.signal = signal
         self.public_url = public_url.rstrip("/")
         self.metrics = metrics or Metrics()
 
@@ -126,12 +124,12 @@ class InboundHandler:
     async def on_history(
         self, db: AsyncSession, session: WhatsAppSession, event: HistorySyncEvent
     ) -> None:
-        await history.store_history(db, session, event, self._to_row, self.signal)
+        await history.store_history(db, session, event, self._to_row)
 
     async def on_undecryptable(
         self, db: AsyncSession, session: WhatsAppSession, event: UndecryptableEvent
     ) -> None:
-        await history.store_undecryptable(db, session, event, self._to_row, self.signal)
+        await history.store_undecryptable(db, session, event, self._to_row)
 
     async def on_message(
         self, db: AsyncSession, session: WhatsAppSession, event: MessageEvent
@@ -169,7 +167,6 @@ class InboundHandler:
             session_id=session.id,
             event_type="message.received",
             data=received_payload(message, self.public_url),
-            signal=self.signal,
         )
 
     async def _change(
@@ -201,7 +198,6 @@ class InboundHandler:
             session_id=session.id,
             event_type="message.revoked" if incoming.revoked else "message.edited",
             data=data,
-            signal=self.signal,
         )
 
     async def on_receipt(
@@ -213,7 +209,6 @@ class InboundHandler:
             event.message_ids,
             _RECEIPT_STATUS[event.status],
             event.timestamp,
-            self.signal,
         )
 
     async def prepare_message(self, session_id: uuid.UUID, event: MessageEvent) -> MessageEvent:

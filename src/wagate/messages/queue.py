@@ -34,7 +34,6 @@ from wagate.engines.base import (
     RateLimitedError,
     Reaction,
 )
-from wagate.events.service import OutboxSignal
 from wagate.messages import service
 from wagate.messages.media import MediaStore
 from wagate.messages.models import Message, MessageStatus
@@ -69,14 +68,12 @@ class OutboundQueue:
         manager: SessionManager,
         media: MediaStore,
         settings: Settings,
-        signal: OutboxSignal,
         metrics: Metrics | None = None,
     ) -> None:
         self.database = database
         self.manager = manager
         self.media = media
         self.settings = settings
-        self.signal = signal
         self.metrics = metrics or Metrics()
         self._workers: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._wakeups: defaultdict[uuid.UUID, asyncio.Event] = defaultdict(asyncio.Event)
@@ -210,7 +207,7 @@ class OutboundQueue:
             reason = f"session {session.state}"
             for message in pending:
                 await service.advance(
-                    db, message, MessageStatus.FAILED, reason=reason, signal=self.signal
+                    db, message, MessageStatus.FAILED, reason=reason
                 )
             failed = [m.seq for m in pending]
             after_commit(db, lambda: self._resolve_all(failed, MessageStatus.FAILED))
@@ -238,7 +235,7 @@ class OutboundQueue:
             sent = await db.get(Message, seq)
             if sent is not None:
                 await service.advance(
-                    db, sent, MessageStatus.SENT, at=timestamp, signal=self.signal
+                    db, sent, MessageStatus.SENT, at=timestamp
                 )
                 sent.next_attempt_at = None
                 sent.error = None
@@ -311,7 +308,7 @@ class OutboundQueue:
                 # Not connected: wait to be woken by the connection; otherwise wait the delay.
                 return (float("inf") if isinstance(error, NotConnectedError) else delay), None
             await service.advance(
-                db, message, MessageStatus.FAILED, reason=error.message, signal=self.signal
+                db, message, MessageStatus.FAILED, reason=error.message
             )
             return None, message.type
 

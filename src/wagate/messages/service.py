@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wagate.analytics import service as analytics
 from wagate.engines.base import ContactCard, Location, MessageKind, Reaction
 from wagate.errors import AppError, ErrorCode
-from wagate.events.service import OutboxSignal, record_event
+from wagate.events.service import record_event
 from wagate.jid import is_group, number_of
 from wagate.messages.models import Chat, Contact, Message, MessageStatus, MessageStatusChange
 from wagate.messages.repository import ChatRepository, MessageRepository
@@ -257,7 +257,6 @@ async def advance(
     *,
     at: datetime | None = None,
     reason: str | None = None,
-    signal: OutboxSignal | None = None,  # deprecated, ignored (messages/queue.py passes it)
 ) -> bool:
     """Move a message forward to ``status``; a step backwards is ignored. A jump
     from the queue straight to delivered or read records ``sent`` first, so
@@ -324,7 +323,6 @@ async def apply_receipt(
     message_ids: tuple[str, ...],
     status: MessageStatus,
     at: datetime,
-    signal: OutboxSignal | None = None,  # deprecated, ignored (messages/inbound.py passes it)
 ) -> int:
     """Receipts for our outgoing messages; returns how many moved."""
     moved = 0

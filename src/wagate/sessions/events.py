@@ -34,7 +34,6 @@ from wagate.engines.base import (
     PairingCodeEvent,
     QrCodeEvent,
 )
-from wagate.events.service import OutboxSignal
 from wagate.sessions import service
 from wagate.sessions.models import SessionState, WhatsAppSession
 from wagate.sessions.repository import SessionRepository
@@ -63,9 +62,8 @@ def engine_may_move(session: WhatsAppSession) -> bool:
 
 
 class EventRouter:
-    def __init__(self, database: Database, signal: OutboxSignal) -> None:
+    def __init__(self, database: Database) -> None:
         self.database = database
-        self.signal = signal
         self._handlers: defaultdict[type[Any], list[EventHandler]] = defaultdict(list)
         self._preparers: dict[type[Any], Preparer] = {}
         self._order: defaultdict[uuid.UUID, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -116,18 +114,17 @@ class EventRouter:
     async def apply(
         self, db: AsyncSession, session: WhatsAppSession, event: Any, kind: type[Any]
     ) -> None:
-        signal = self.signal
         if isinstance(event, CONNECTION_EVENTS) and not engine_may_move(session):
             return
         match event:
             case QrCodeEvent(code=code, expires_in=expires_in):
                 expires_at = utcnow() + timedelta(seconds=expires_in)
-                await service.show_qr(db, session, code, expires_at, signal)
+                await service.show_qr(db, session, code, expires_at)
             case PairingCodeEvent(code=code, phone_number=phone):
-                await service.show_pairing_code(db, session, code, phone, signal)
+                await service.show_pairing_code(db, session, code, phone)
             case ConnectedEvent(phone_number=phone, push_name=push_name, jid=jid):
                 await service.mark_connected(
-                    db, session, phone_number=phone, push_name=push_name, jid=jid, signal=signal
+                    db, session, phone_number=phone, push_name=push_name, jid=jid
                 )
             case DisconnectedEvent(reason=reason, detail=detail):
                 await service.transition(
@@ -136,7 +133,6 @@ class EventRouter:
                     SessionState.DISCONNECTED,
                     reason=reason,
                     detail=detail,
-                    signal=signal,
                 )
             case LoggedOutEvent(reason=reason, detail=detail):
                 await service.transition(
@@ -145,11 +141,10 @@ class EventRouter:
                     SessionState.LOGGED_OUT,
                     reason=reason,
                     detail=detail,
-                    signal=signal,
                 )
             case FailedEvent(reason=reason, detail=detail):
                 await service.transition(
-                    db, session, SessionState.FAILED, reason=reason, detail=detail, signal=signal
+                    db, session, SessionState.FAILED, reason=reason, detail=detail
                 )
             case _:
                 for handler in self._handlers.get(kind, ()):

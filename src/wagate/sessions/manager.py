@@ -30,7 +30,6 @@ from wagate.engines.base import (
     FailedEvent,
     LoggedOutEvent,
 )
-from wagate.events.service import OutboxSignal
 from wagate.sessions import service
 from wagate.sessions.commands import SessionCommands
 from wagate.sessions.engines import EngineRegistry
@@ -50,14 +49,13 @@ _LIFECYCLE_EVENTS = (ConnectedEvent, DisconnectedEvent, LoggedOutEvent, FailedEv
 
 
 class SessionManager:
-    def __init__(self, database: Database, settings: Settings, signal: OutboxSignal) -> None:
+    def __init__(self, database: Database, settings: Settings) -> None:
         self.database = database
         self.settings = settings
-        self.signal = signal
         self.registry = EngineRegistry()
         self.engines = self.registry.engines
         self._quiet: set[uuid.UUID] = set()
-        self.router = EventRouter(database, signal)
+        self.router = EventRouter(database)
         self.reconnector = Reconnector(settings, self.connect, self._quiet)
         self.commands = SessionCommands(self.registry, self.router, self.reconnector, self._quiet)
         self.keepalive = KeepAlive(database, settings, self.registry, self.reconnector)
@@ -207,8 +205,6 @@ class SessionManager:
         process drove (``only``); at a start, any left by a process that died."""
         if only is not None and not only:
             return
-        signal = self.signal
-
         async def unit(db: AsyncSession) -> None:
             for session in await SessionRepository(db).connected(only):
                 await service.transition(
@@ -217,7 +213,6 @@ class SessionManager:
                     SessionState.DISCONNECTED,
                     reason=DisconnectReason.SHUTDOWN,
                     detail="The gateway stopped",
-                    signal=signal,
                 )
 
         async with contextlib.AsyncExitStack() as held:

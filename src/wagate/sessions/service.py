@@ -18,7 +18,7 @@ from wagate.auth import tokens
 from wagate.auth.models import User
 from wagate.auth.repository import UserRepository
 from wagate.errors import AppError, ErrorCode, not_found
-from wagate.events.service import OutboxSignal, record_event
+from wagate.events.service import record_event
 from wagate.sessions.models import SessionState, SessionTransition, WhatsAppSession
 from wagate.sessions.repository import SessionRepository
 from wagate.storage.base import utcnow
@@ -156,7 +156,6 @@ async def transition(
     *,
     reason: str | None = None,
     detail: str | None = None,
-    signal: OutboxSignal | None = None,  # deprecated, ignored (sessions/manager.py passes it)
     initial: bool = False,
 ) -> bool:
     """Move a session to ``to_state``; store it and write its events. Returns whether
@@ -214,7 +213,6 @@ async def show_qr(
     session: WhatsAppSession,
     code: str,
     expires_at: datetime,
-    signal: OutboxSignal | None = None,  # deprecated, ignored (sessions/manager.py passes it)
 ) -> None:
     await transition(db, session, SessionState.QR)
     session.qr_code = code
@@ -228,7 +226,6 @@ async def show_pairing_code(
     session: WhatsAppSession,
     code: str,
     phone_number: str,
-    signal: OutboxSignal | None = None,  # deprecated, ignored (sessions/manager.py passes it)
 ) -> None:
     await transition(db, session, SessionState.PAIRING_CODE)
     session.pairing_code = code
@@ -248,7 +245,6 @@ async def mark_connected(
     phone_number: str,
     push_name: str | None,
     jid: str | None,
-    signal: OutboxSignal | None = None,  # deprecated, ignored (sessions/manager.py passes it)
 ) -> None:
     session.phone_number = phone_number
     session.push_name = push_name
