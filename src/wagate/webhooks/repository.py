@@ -11,7 +11,18 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.util import AliasedClass
 
@@ -49,6 +60,7 @@ class ClaimedRow(NamedTuple):
     event_id: uuid.UUID
     event_type: str
     payload: dict[str, Any]
+    event_seq: int
 
 
 class WebhookRepository(RepositoryBase[Webhook]):
@@ -212,6 +224,33 @@ class DeliveryRepository(RepositoryBase[WebhookDelivery]):
         )
         return claimed[0] if claimed else None
 
+    async def claim_followers(
+        self, head: ClaimedRow, now: datetime, lease_until: datetime, limit: int
+    ) -> list[ClaimedRow]:
+        """Take up to ``limit`` more due deliveries of ``head``'s webhook, the
+        next ones after it in order, to be sent one at a time after it.
+
+        Call it in the transaction that claimed ``head``: while the head is
+        claimed (in flight) nobody else takes any delivery of its webhook, so
+        these are the webhook's next ones as surely as the head was. A due
+        delivery older than the head cannot exist (the head was the oldest)."""
+        if limit <= 0:
+            return []
+        following = (
+            select(WebhookDelivery.id)
+            .where(
+                WebhookDelivery.webhook_id == head.webhook_id,
+                WebhookDelivery.event_seq > head.event_seq,
+                _due(WebhookDelivery, now),
+            )
+            .order_by(WebhookDelivery.event_seq)
+            .limit(limit)
+        )
+        claimed = await self._take(
+            WebhookDelivery.id.in_(following.scalar_subquery()), now, lease_until
+        )
+        return sorted(claimed, key=lambda row: row.event_seq)
+
     async def _take(
         self, which: ColumnElement[bool], now: datetime, lease_until: datetime
     ) -> list[ClaimedRow]:
@@ -230,6 +269,7 @@ class DeliveryRepository(RepositoryBase[WebhookDelivery]):
                 WebhookDelivery.event_id,
                 WebhookDelivery.event_type,
                 WebhookDelivery.payload,
+                WebhookDelivery.event_seq,
             )
             .execution_options(synchronize_session=False)
         )
@@ -245,6 +285,30 @@ class DeliveryRepository(RepositoryBase[WebhookDelivery]):
                 WebhookDelivery.status == DeliveryStatus.DELIVERING.value,
             )
             .values(status=DeliveryStatus.PENDING.value, next_attempt_at=now, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def release_unsent(self, rows: Sequence[ClaimedRow], now: datetime) -> None:
+        """Hand back claims that were never attempted (the rest of a batch after
+        the webhook was held, or its lease ran short): due again at once, and
+        their claim does not count as an attempt. A claim that lapsed and was
+        taken again by someone else is left alone."""
+        if not rows:
+            return
+        await self.session.execute(
+            update(WebhookDelivery)
+            .where(
+                tuple_(WebhookDelivery.id, WebhookDelivery.attempts).in_(
+                    [(row.id, row.attempt) for row in rows]
+                ),
+                WebhookDelivery.status == DeliveryStatus.DELIVERING.value,
+            )
+            .values(
+                status=DeliveryStatus.PENDING.value,
+                next_attempt_at=now,
+                lease_until=None,
+                attempts=WebhookDelivery.attempts - 1,
+            )
             .execution_options(synchronize_session=False)
         )
 
