@@ -31,7 +31,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from wagate.analytics.metrics import Metrics
 from wagate.config import Settings
@@ -41,9 +41,10 @@ from wagate.net.policy import url_reach
 from wagate.net.ssrf import Reach
 from wagate.storage.base import utcnow
 from wagate.storage.db import Database, is_sqlite
+from wagate.webhooks.models import Webhook
 from wagate.webhooks.outcomes import Attempted, Endpoint, Outcome, RetryPolicy, record_outcomes
 from wagate.webhooks.relay import WebhookRelay
-from wagate.webhooks.repository import DeliveryRepository, WebhookRepository
+from wagate.webhooks.repository import ClaimedRow, DeliveryRepository, WebhookRepository
 from wagate.webhooks.sender import Target, WebhookSender
 
 logger = logging.getLogger(__name__)
@@ -103,6 +104,9 @@ class WebhookDispatcher:
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.Task[None] | None = None
         self._closing = False
+        # Set when a worker ends: the next pass must look for due deliveries.
+        self._claim_wanted = True
+        self._next_claim_at = 0.0  # time.monotonic() when a pass must look again
 
     async def start(self) -> None:
         # The outbox signal's event doubles as our wake-up: workers ending set it too.
@@ -146,15 +150,33 @@ class WebhookDispatcher:
         while not self._closing:
             self._wake.clear()
             try:
-                await self.relay.relay_pending()
-                idle = await self._claim()
+                relayed = await self.relay.relay_pending()
+                if self._must_claim(relayed):
+                    self._claim_wanted = False
+                    idle = await self._claim()
+                    self._next_claim_at = time.monotonic() + idle
+                else:
+                    idle = self._next_claim_at - time.monotonic()
             except Exception:
                 logger.exception("webhook dispatch pass failed; trying again shortly")
+                self._claim_wanted = True
                 idle = self.poll_seconds
             if idle > 0 and not self._closing:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(idle):
                         await self._wake.wait()
+
+    def _must_claim(self, relayed: int) -> bool:
+        """Whether this pass looks for due deliveries. It need not when all it
+        was woken for is new deliveries of webhooks whose worker here is
+        streaming (the worker claims them after its batch): on a busy webhook
+        that is every event, and each claim pass is a write transaction."""
+        if self._claim_wanted or relayed == 0 or time.monotonic() >= self._next_claim_at:
+            # A worker ended, or a nudge that wrote no event (a webhook enabled,
+            # a delivery retried by hand), or a poll or retry time came.
+            return True
+        busy = {batch.targets[0].row.webhook_id for batch in self._workers.values()}
+        return not self.relay.touched <= busy
 
     async def _claim(self) -> float:
         """Start workers for what is due; returns how long the loop may sleep."""
@@ -168,17 +190,17 @@ class WebhookDispatcher:
             rows = await deliveries.claim_due(
                 now, now + self.lease, free, skip_locked=self.postgres
             )
-            batches = [
-                [row, *await deliveries.claim_followers(row, now, now + self.lease, BATCH_SIZE - 1)]
-                for row in rows
-            ]
             webhook_ids = {row.webhook_id for row in rows}
             owned = await WebhookRepository(db).by_ids_with_owner(webhook_ids) if rows else []
+            webhooks = {
+                webhook.id: (webhook, url_reach(self.settings, is_admin=owner_is_admin))
+                for webhook, owner_is_admin in owned
+            }
+            batches = [
+                [row, *await self._followers(deliveries, row, webhooks[row.webhook_id][0], now)]
+                for row in rows
+            ]
             due_at = await deliveries.next_due_at(now)
-        webhooks = {
-            webhook.id: (webhook, url_reach(self.settings, is_admin=owner_is_admin))
-            for webhook, owner_is_admin in owned
-        }
         for claimed in batches:
             webhook, reach = webhooks[claimed[0].webhook_id]
             batch = Batch([Target.of(row, webhook, reach) for row in claimed], clock)
@@ -199,6 +221,7 @@ class WebhookDispatcher:
             self._workers.pop(task, None)
             if task.exception() is not None:
                 logger.error("webhook worker died", exc_info=task.exception())
+        self._claim_wanted = True
         if self._wake is not None:
             self._wake.set()
 
@@ -230,9 +253,7 @@ class WebhookDispatcher:
             except Exception:
                 if pause is None:
                     # The leases will lapse and the deliveries be attempted again.
-                    logger.exception(
-                        "could not record %d webhook attempts", len(batch.results)
-                    )
+                    logger.exception("could not record %d webhook attempts", len(batch.results))
                     return None
                 await asyncio.sleep(pause)
         return None
@@ -284,8 +305,24 @@ class WebhookDispatcher:
         head = await deliveries.claim_next(webhook_id, now, lease_until)
         if head is None:
             return None
-        rows = [head, *await deliveries.claim_followers(head, now, lease_until, BATCH_SIZE - 1)]
+        rows = [head, *await self._followers(deliveries, head, endpoint, now)]
         return Batch([Target.of(row, endpoint, reach) for row in rows], clock)
+
+    async def _followers(
+        self,
+        deliveries: DeliveryRepository,
+        head: ClaimedRow,
+        webhook: Webhook | Endpoint,
+        now: datetime,
+    ) -> list[ClaimedRow]:
+        """The rest of a batch after its head. A webhook that has been failing
+        gets its head alone: if that succeeds it may end an outage, and then
+        what waited goes out from the oldest, which its result must be recorded
+        for first (see :func:`wagate.webhooks.outcomes.record_outcome`)."""
+        failing = webhook.failing if isinstance(webhook, Endpoint) else webhook.failed_attempts > 0
+        if failing:
+            return []
+        return await deliveries.claim_followers(head, now, now + self.lease, BATCH_SIZE - 1)
 
 
 def _outcome_label(outcome: Outcome) -> str:

@@ -66,6 +66,7 @@ class Endpoint:
     is_active: bool
     format: str
     held: bool = False  # down or asked to wait: nothing more is sent for now
+    failing: bool = False  # failures since its last success
 
 
 async def record_outcome(
@@ -128,6 +129,7 @@ async def record_outcome(
         webhook.is_active,
         webhook.format,
         held,
+        failing=webhook.failed_attempts > 0,
     )
 
 

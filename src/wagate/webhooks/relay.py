@@ -40,9 +40,12 @@ class WebhookRelay:
         self.postgres = postgres
         self.batch_size = batch_size
         self._tail = OutboxTail(postgres=postgres)
+        # The webhooks the last relay_pending() wrote deliveries for.
+        self.touched: set[uuid.UUID] = set()
 
     async def relay_pending(self) -> int:
         """Relay everything that can be relayed now; returns how many events."""
+        self.touched = set()
         total = 0
         conflicts = 0
         while True:
@@ -78,6 +81,8 @@ class WebhookRelay:
             return len(events)
 
     async def _fan_out(self, db: AsyncSession, events: Sequence[OutboxEvent]) -> None:
+        # (self.touched may name a webhook whose batch then rolled back: it only
+        # makes the dispatcher look for work it need not have.)
         session_ids = {event.session_id for event in events if event.session_id is not None}
         if not session_ids:
             return
@@ -94,6 +99,7 @@ class WebhookRelay:
                     body = format_of(webhook.format).render(
                         with_sequence(event), facts[event.session_id]
                     )
+                    self.touched.add(webhook.id)
                     db.add(
                         WebhookDelivery(
                             webhook_id=webhook.id,
