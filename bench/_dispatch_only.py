@@ -1,6 +1,6 @@
 """The webhook dispatcher alone, in process: N deliveries of one webhook waiting,
-a receiver on loopback (uvicorn, another process's worth of work kept small),
-and the time the dispatcher takes to drain them. For profiling and for
+a receiver on loopback (uvicorn, in this process, answering 200 at once), and
+the time the dispatcher takes to drain them. For profiling and for
 comparing changes to the dispatcher; ``webhook_throughput.py`` is the benchmark.
 
     .venv/bin/python bench/_dispatch_only.py [--deliveries 2000] [--webhooks 1]
@@ -66,7 +66,7 @@ async def run(deliveries: int, webhooks: int, database_url: str | None) -> None:
         serving = asyncio.create_task(server.serve())
         now = utcnow()
         async with database.transaction() as db:
-            user = User(email="a@example.com", password_hash="x", is_admin=True)
+            user = User(email="a@example.com", password_hash="-", is_admin=True)  # noqa: S106
             db.add(user)
             await db.flush()
             for w in range(webhooks):
@@ -104,7 +104,7 @@ async def run(deliveries: int, webhooks: int, database_url: str | None) -> None:
                             created_at=now,
                         )
                     )
-        while not server.started:
+        while not server.started:  # noqa: ASYNC110 - uvicorn has no event for "listening"
             await asyncio.sleep(0.01)
         dispatcher = WebhookDispatcher(database, settings, OutboxSignal())
         started = time.monotonic()
@@ -116,8 +116,10 @@ async def run(deliveries: int, webhooks: int, database_url: str | None) -> None:
         await serving
         await database.dispose()
         total = deliveries * webhooks
-        print(f"{total} deliveries to {webhooks} webhook(s) in {seconds:.2f} s: "
-              f"{total / seconds:,.0f} /s")
+        print(
+            f"{total} deliveries to {webhooks} webhook(s) in {seconds:.2f} s: "
+            f"{total / seconds:,.0f} /s"
+        )
 
 
 def main() -> None:
