@@ -58,8 +58,9 @@ _RECORD_RETRY_PAUSES = (0.1, 0.5, 2.0)
 #: Deliveries of one webhook claimed (and their results recorded) together.
 BATCH_SIZE = 64
 # No attempt starts later than this after its batch was claimed, so that it
-# ends (by the timeout) before the batch's lease lapses.
-_ATTEMPT_WINDOW = _LEASE_MARGIN - 1.0
+# ends (by the timeout) before the batch's lease lapses, with time left to
+# record the batch.
+_ATTEMPT_WINDOW = _LEASE_MARGIN / 2
 
 
 @dataclass(slots=True)
