@@ -155,14 +155,17 @@ class Phones:
 
 
 async def waiting(http: httpx.AsyncClient, auth: dict[str, str], webhook_ids: list[str]) -> int:
+    """Deliveries not done yet: pending, or claimed (a worker claims a batch of
+    its webhook's next deliveries and sends them one at a time)."""
     total = 0
     for webhook_id in webhook_ids:
-        response = await http.get(
-            f"/api/v1/webhooks/{webhook_id}/deliveries",
-            params={"status": "pending", "limit": 500},
-            headers=auth,
-        )
-        total += len(response.json()["data"]["deliveries"])
+        for status in ("pending", "delivering"):
+            response = await http.get(
+                f"/api/v1/webhooks/{webhook_id}/deliveries",
+                params={"status": status, "limit": 500},
+                headers=auth,
+            )
+            total += len(response.json()["data"]["deliveries"])
     return total
 
 
@@ -210,7 +213,7 @@ async def gateway_runs(
             receiver.gate = asyncio.Event()
             await phones.send_all(backlog)
             # Held: one request per webhook; every other event waits behind it.
-            # (The deliveries endpoint lists at most 500 per webhook.)
+            # (The deliveries endpoint lists at most 500 per webhook and status.)
             held = min(messages - sessions, 500 * sessions)
             await poll(lambda: _at_least(waiting(http, auth, webhook_ids), held), timeout=120)
             released = time.time()

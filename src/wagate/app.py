@@ -145,7 +145,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.campaign_runner = campaign_runner
             stack.push_async_callback(campaign_runner.close)
             await campaign_runner.start()
-            dispatcher = WebhookDispatcher(database, settings, metrics=metrics)
+            relay = WebhookRelay(postgres=not is_sqlite(database.url))
+            dispatcher = WebhookDispatcher(database, settings, metrics=metrics, relay=relay)
             app.state.webhook_dispatcher = dispatcher
             stack.push_async_callback(dispatcher.close)
             await dispatcher.start()
@@ -156,7 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # The outbox's one reader feeds the webhook relay and the live hub.
             reader = OutboxReader(
                 database,
-                [live_hub, WebhookRelay(postgres=not is_sqlite(database.url))],
+                [live_hub, relay],
                 poll_seconds=settings.webhook_poll_seconds,
             )
             app.state.outbox_reader = reader

@@ -1,8 +1,12 @@
 """What an attempt's result does to its delivery and to its webhook.
 
-Takes a DB session and plain values; never commits. The dispatcher calls
-:func:`record_outcome` in a transaction of its own after each attempt. The
-success path is a few plain statements, since it runs once per event sent.
+Takes a DB session and plain values; never commits. The dispatcher sends a
+webhook's claimed deliveries one at a time and then records their results
+together with :func:`record_outcomes`, in one transaction: the successes of a
+batch are a few statements whatever their number (one UPDATE of the
+deliveries, one INSERT of the attempts, one UPDATE of the webhook), and a
+failure goes through :func:`record_outcome`, which decides retries, holds and
+disabling.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.analytics.service import record_activity
@@ -62,6 +66,7 @@ class Endpoint:
     is_active: bool
     format: str
     held: bool = False  # down or asked to wait: nothing more is sent for now
+    failing: bool = False  # failures since its last success
 
 
 async def record_outcome(
@@ -109,29 +114,7 @@ async def record_outcome(
     if not current:
         return None
     if outcome.succeeded:
-        recovered = await db.execute(
-            update(Webhook)
-            .where(Webhook.id == webhook_id, Webhook.hold_until.is_not(None))
-            .values(hold_until=None)
-        )
-        if getattr(recovered, "rowcount", 0) == 1:
-            # Back after it was down: what waited goes out in order from the oldest.
-            await DeliveryRepository(db).hurry_pending(webhook_id, now)
-        row = (
-            await db.execute(
-                update(Webhook)
-                .where(Webhook.id == webhook_id)
-                .values(failed_attempts=0, failing_since=None, last_success_at=now)
-                .returning(
-                    Webhook.url,
-                    Webhook.secret_encrypted,
-                    Webhook.send_secret_header,
-                    Webhook.is_active,
-                    Webhook.format,
-                )
-            )
-        ).one_or_none()
-        return Endpoint(*row) if row is not None else None
+        return await _count_success(db, webhook_id, now)
     webhook = await db.get(Webhook, webhook_id, with_for_update=True)
     if webhook is None:
         return None
@@ -145,7 +128,168 @@ async def record_outcome(
         webhook.is_active,
         webhook.format,
         held,
+        failing=webhook.failed_attempts > 0,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Attempted:
+    """One claimed delivery's attempt: which claim (the delivery and its
+    attempt number) and what came of it."""
+
+    delivery_id: uuid.UUID
+    attempt: int
+    outcome: Outcome
+
+
+async def record_outcomes(
+    db: AsyncSession,
+    webhook_id: uuid.UUID,
+    attempts: Sequence[Attempted],
+    *,
+    now: datetime,
+    policy: RetryPolicy,
+) -> Endpoint | None:
+    """Record the attempts of one webhook's deliveries, made in this order, as
+    :func:`record_outcome` would one after another, but with each run of
+    successes written in a few statements. Returns the webhook as it stands
+    after the last, or None when it is gone or a claim had lapsed (the
+    dispatcher then stops sending to it for now).
+    """
+    endpoint: Endpoint | None = None
+    index = 0
+    while index < len(attempts):
+        if not attempts[index].outcome.succeeded:
+            item = attempts[index]
+            endpoint = await record_outcome(
+                db,
+                item.delivery_id,
+                webhook_id,
+                item.attempt,
+                item.outcome,
+                now=now,
+                policy=policy,
+            )
+            index += 1
+        else:
+            end = index
+            while end < len(attempts) and attempts[end].outcome.succeeded:
+                end += 1
+            endpoint = await _record_successes(db, webhook_id, attempts[index:end], now, policy)
+            index = end
+        if endpoint is None:
+            # Whatever is left was attempted on a claim that decides nothing
+            # now: kept as history, one at a time (the rare path).
+            for item in attempts[index:]:
+                await record_outcome(
+                    db,
+                    item.delivery_id,
+                    webhook_id,
+                    item.attempt,
+                    item.outcome,
+                    now=now,
+                    policy=policy,
+                )
+            return None
+    return endpoint
+
+
+async def _record_successes(
+    db: AsyncSession,
+    webhook_id: uuid.UUID,
+    attempts: Sequence[Attempted],
+    now: datetime,
+    policy: RetryPolicy,
+) -> Endpoint | None:
+    """Mark deliveries that got a 2xx as succeeded, store their attempts, and
+    count the success for their webhook: one statement each, not one per
+    delivery. A delivery whose claim lapsed meanwhile (taken again, or its
+    webhook deleted) is left to :func:`record_outcome`."""
+    current: set[uuid.UUID] = set()
+    by_code: dict[int | None, list[Attempted]] = {}
+    for item in attempts:
+        by_code.setdefault(item.outcome.status_code, []).append(item)
+    for code, items in by_code.items():
+        moved = await db.execute(
+            update(WebhookDelivery)
+            .where(
+                tuple_(WebhookDelivery.id, WebhookDelivery.attempts).in_(
+                    [(item.delivery_id, item.attempt) for item in items]
+                ),
+                WebhookDelivery.status == DeliveryStatus.DELIVERING.value,
+            )
+            .values(
+                status=DeliveryStatus.SUCCEEDED.value,
+                lease_until=None,
+                last_status_code=code,
+                last_error=None,
+                next_attempt_at=None,
+                finished_at=now,
+            )
+            .returning(WebhookDelivery.id)
+            .execution_options(synchronize_session=False)
+        )
+        current.update(moved.scalars().all())
+    settled = [item for item in attempts if item.delivery_id in current]
+    if settled:
+        await db.execute(
+            insert(WebhookAttempt),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "delivery_id": item.delivery_id,
+                    "attempt": item.attempt,
+                    "status_code": item.outcome.status_code,
+                    "duration_ms": item.outcome.duration_ms,
+                    "error": None,
+                    "attempted_at": item.outcome.started_at,
+                    "next_retry_at": None,
+                }
+                for item in settled
+            ],
+        )
+    endpoint = await _count_success(db, webhook_id, now) if settled else None
+    if len(settled) == len(attempts):
+        return endpoint
+    for item in attempts:
+        if item.delivery_id not in current:
+            await record_outcome(
+                db,
+                item.delivery_id,
+                webhook_id,
+                item.attempt,
+                item.outcome,
+                now=now,
+                policy=policy,
+            )
+    return None
+
+
+async def _count_success(db: AsyncSession, webhook_id: uuid.UUID, now: datetime) -> Endpoint | None:
+    """A success ends any failing streak and any hold of its webhook."""
+    recovered = await db.execute(
+        update(Webhook)
+        .where(Webhook.id == webhook_id, Webhook.hold_until.is_not(None))
+        .values(hold_until=None)
+    )
+    if getattr(recovered, "rowcount", 0) == 1:
+        # Back after it was down: what waited goes out in order from the oldest.
+        await DeliveryRepository(db).hurry_pending(webhook_id, now)
+    row = (
+        await db.execute(
+            update(Webhook)
+            .where(Webhook.id == webhook_id)
+            .values(failed_attempts=0, failing_since=None, last_success_at=now)
+            .returning(
+                Webhook.url,
+                Webhook.secret_encrypted,
+                Webhook.send_secret_header,
+                Webhook.is_active,
+                Webhook.format,
+            )
+        )
+    ).one_or_none()
+    return Endpoint(*row) if row is not None else None
 
 
 def _settle(

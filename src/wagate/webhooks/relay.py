@@ -44,6 +44,15 @@ class WebhookRelay:
         self.postgres = postgres
         # The cursor as this pass read it (the conditional advance compares it).
         self._read_at: int | None = None
+        # The webhooks deliveries were written for since the dispatcher last asked.
+        self._touched: set[uuid.UUID] = set()
+
+    def take_touched(self) -> set[uuid.UUID]:
+        """Which webhooks got deliveries since the last call (a passed batch that then
+        rolled back may be named too: that only makes the dispatcher look for work
+        it need not have)."""
+        touched, self._touched = self._touched, set()
+        return touched
 
     async def position(self, db: AsyncSession) -> int | None:
         cursors = CursorRepository(db)
@@ -97,6 +106,7 @@ class WebhookRelay:
                     )
                     body = form.render(with_sequence(event), session_facts)
                     count += 1
+                    self._touched.add(webhook.id)
                     db.add(
                         WebhookDelivery(
                             webhook_id=webhook.id,

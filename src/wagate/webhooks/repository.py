@@ -6,17 +6,34 @@ statements (relay, claims) act for the gateway itself and say so.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    Select,
+    Update,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.util import AliasedClass
 
 from wagate.auth.models import User
+from wagate.storage.base import UTCDateTime
 from wagate.storage.db import wake_on_commit
 from wagate.storage.repository import RepositoryBase
 from wagate.webhooks.models import (
@@ -27,9 +44,11 @@ from wagate.webhooks.models import (
     WebhookDelivery,
 )
 
+Moment = datetime | BindParameter[datetime]
+
 
 def _due(
-    delivery: type[WebhookDelivery] | AliasedClass[WebhookDelivery], now: datetime
+    delivery: type[WebhookDelivery] | AliasedClass[WebhookDelivery], now: Moment
 ) -> ColumnElement[bool]:
     """Waiting and its time has come, or claimed by an attempt whose lease lapsed."""
     return or_(
@@ -60,6 +79,7 @@ class ClaimedRow(NamedTuple):
     event_id: uuid.UUID
     event_type: str
     payload: dict[str, Any]
+    event_seq: int
 
 
 class WebhookRepository(RepositoryBase[Webhook]):
@@ -156,7 +176,7 @@ class DeliveryRepository(RepositoryBase[WebhookDelivery]):
     # -- the dispatcher's statements (unscoped: they act for the gateway) ----
 
     @staticmethod
-    def _next_of_its_webhook(now: datetime) -> ColumnElement[bool]:
+    def _next_of_its_webhook(now: Moment) -> ColumnElement[bool]:
         """A delivery is its webhook's next when no older one is due and none is
         in flight: each webhook gets one request at a time, oldest due first, so
         a healthy endpoint sees its events in order while a failed one waits for
@@ -175,7 +195,7 @@ class DeliveryRepository(RepositoryBase[WebhookDelivery]):
         return and_(~older_due, ~in_flight)
 
     @staticmethod
-    def _not_held(now: datetime) -> ColumnElement[bool]:
+    def _not_held(now: Moment) -> ColumnElement[bool]:
         return or_(Webhook.hold_until.is_(None), Webhook.hold_until <= now)
 
     async def claim_due(
@@ -193,21 +213,8 @@ class DeliveryRepository(RepositoryBase[WebhookDelivery]):
         lock; on PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets other dispatchers
         pass over rows being claimed instead of waiting for them.
         """
-        chosen = (
-            select(WebhookDelivery.id)
-            .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-            .where(
-                Webhook.is_active.is_(True),
-                self._not_held(now),
-                _due(WebhookDelivery, now),
-                self._next_of_its_webhook(now),
-            )
-            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.event_seq)
-            .limit(limit)
-        )
-        if skip_locked:
-            chosen = chosen.with_for_update(of=WebhookDelivery, skip_locked=True)
-        return await self._take(WebhookDelivery.id.in_(chosen.scalar_subquery()), now, lease_until)
+        statement = _statements().claim_due[skip_locked]
+        return await self._claimed(statement, now=now, lease_end=lease_until, limit=limit)
 
     async def claim_next(
         self, webhook_id: uuid.UUID, now: datetime, lease_until: datetime
@@ -216,43 +223,35 @@ class DeliveryRepository(RepositoryBase[WebhookDelivery]):
         after an attempt. (No SKIP LOCKED here: skipping a locked row would take
         the one behind it, out of order. The due check, made again on the row
         after any concurrent claim commits, keeps it single.)"""
-        following = (
-            select(WebhookDelivery.id)
-            .where(
-                WebhookDelivery.webhook_id == webhook_id,
-                _due(WebhookDelivery, now),
-                self._next_of_its_webhook(now),
-            )
-            .order_by(WebhookDelivery.event_seq)
-            .limit(1)
-        )
-        claimed = await self._take(
-            WebhookDelivery.id == following.scalar_subquery(), now, lease_until
+        claimed = await self._claimed(
+            _statements().claim_next, now=now, lease_end=lease_until, for_webhook=webhook_id
         )
         return claimed[0] if claimed else None
 
-    async def _take(
-        self, which: ColumnElement[bool], now: datetime, lease_until: datetime
+    async def claim_followers(
+        self, head: ClaimedRow, now: datetime, lease_until: datetime, limit: int
     ) -> list[ClaimedRow]:
-        statement = (
-            update(WebhookDelivery)
-            .where(which, _due(WebhookDelivery, now))
-            .values(
-                status=DeliveryStatus.DELIVERING.value,
-                lease_until=lease_until,
-                attempts=WebhookDelivery.attempts + 1,
-            )
-            .returning(
-                WebhookDelivery.id,
-                WebhookDelivery.webhook_id,
-                WebhookDelivery.attempts,
-                WebhookDelivery.event_id,
-                WebhookDelivery.event_type,
-                WebhookDelivery.payload,
-            )
-            .execution_options(synchronize_session=False)
+        """Take up to ``limit`` more due deliveries of ``head``'s webhook, the
+        next ones after it in order, to be sent one at a time after it.
+
+        Call it in the transaction that claimed ``head``: while the head is
+        claimed (in flight) nobody else takes any delivery of its webhook, so
+        these are the webhook's next ones as surely as the head was. A due
+        delivery older than the head cannot exist (the head was the oldest)."""
+        if limit <= 0:
+            return []
+        claimed = await self._claimed(
+            _statements().claim_followers,
+            now=now,
+            lease_end=lease_until,
+            for_webhook=head.webhook_id,
+            after_seq=head.event_seq,
+            limit=limit,
         )
-        result = await self.session.execute(statement)
+        return sorted(claimed, key=lambda row: row.event_seq)
+
+    async def _claimed(self, statement: Update, **values: Any) -> list[ClaimedRow]:
+        result = await self.session.execute(statement, values)
         return [ClaimedRow(*row) for row in result.all()]
 
     async def release(self, delivery_ids: Sequence[uuid.UUID], now: datetime) -> None:
@@ -267,24 +266,34 @@ class DeliveryRepository(RepositoryBase[WebhookDelivery]):
             .execution_options(synchronize_session=False)
         )
 
+    async def release_unsent(self, rows: Sequence[ClaimedRow], now: datetime) -> None:
+        """Hand back claims that were never attempted (the rest of a batch after
+        the webhook was held, or its lease ran short): due again at once, and
+        their claim does not count as an attempt. A claim that lapsed and was
+        taken again by someone else is left alone."""
+        if not rows:
+            return
+        await self.session.execute(
+            update(WebhookDelivery)
+            .where(
+                tuple_(WebhookDelivery.id, WebhookDelivery.attempts).in_(
+                    [(row.id, row.attempt) for row in rows]
+                ),
+                WebhookDelivery.status == DeliveryStatus.DELIVERING.value,
+            )
+            .values(
+                status=DeliveryStatus.PENDING.value,
+                next_attempt_at=now,
+                lease_until=None,
+                attempts=WebhookDelivery.attempts - 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
     async def next_due_at(self, now: datetime) -> datetime | None:
         """When the earliest waiting delivery of an active webhook with nothing
         in flight is due, counting its webhook's hold."""
-        due_at = case(
-            (Webhook.hold_until > WebhookDelivery.next_attempt_at, Webhook.hold_until),
-            else_=WebhookDelivery.next_attempt_at,
-        )
-        statement = (
-            select(func.min(due_at))
-            .select_from(WebhookDelivery)
-            .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-            .where(
-                Webhook.is_active.is_(True),
-                WebhookDelivery.status == DeliveryStatus.PENDING.value,
-                self._next_of_its_webhook(now),
-            )
-        )
-        value: datetime | None = await self.session.scalar(statement)
+        value: datetime | None = await self.session.scalar(_statements().next_due_at, {"now": now})
         return value
 
 
@@ -306,3 +315,103 @@ class CursorRepository(RepositoryBase[RelayCursor]):
             .execution_options(synchronize_session=False)
         )
         return bool(getattr(result, "rowcount", 0) == 1)
+
+
+class _Statements(NamedTuple):
+    claim_due: dict[bool, Update]  # by skip_locked
+    claim_next: Update
+    claim_followers: Update
+    next_due_at: Select[tuple[datetime | None]]
+
+
+@functools.cache
+def _statements() -> _Statements:
+    """The dispatcher's statements, built once with their values as bound
+    parameters (``now``, ``lease_end``, ``limit``, ``for_webhook``,
+    ``after_seq``): they run on every pass and after every batch, and building
+    them (aliases, EXISTS clauses) cost more than running them."""
+    now = bindparam("now", type_=UTCDateTime())
+    limit = bindparam("limit", type_=Integer())
+    webhook_id = bindparam("for_webhook", type_=WebhookDelivery.webhook_id.type)
+    event_seq_type = WebhookDelivery.event_seq.type
+    next_of_its_webhook = DeliveryRepository._next_of_its_webhook(now)
+
+    def take(which: ColumnElement[bool]) -> Update:
+        return (
+            update(WebhookDelivery)
+            .where(which, _due(WebhookDelivery, now))
+            .values(
+                status=DeliveryStatus.DELIVERING.value,
+                lease_until=bindparam("lease_end", type_=UTCDateTime()),
+                attempts=WebhookDelivery.attempts + 1,
+            )
+            .returning(
+                WebhookDelivery.id,
+                WebhookDelivery.webhook_id,
+                WebhookDelivery.attempts,
+                WebhookDelivery.event_id,
+                WebhookDelivery.event_type,
+                WebhookDelivery.payload,
+                WebhookDelivery.event_seq,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+    # Due deliveries of active, unheld webhooks, each its webhook's next.
+    chosen = (
+        select(WebhookDelivery.id)
+        .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+        .where(
+            Webhook.is_active.is_(True),
+            DeliveryRepository._not_held(now),
+            _due(WebhookDelivery, now),
+            next_of_its_webhook,
+        )
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.event_seq)
+        .limit(limit)
+    )
+    locked = chosen.with_for_update(of=WebhookDelivery, skip_locked=True)
+    claim_due = {
+        False: take(WebhookDelivery.id.in_(chosen.scalar_subquery())),
+        True: take(WebhookDelivery.id.in_(locked.scalar_subquery())),
+    }
+    following = (
+        select(WebhookDelivery.id)
+        .where(
+            WebhookDelivery.webhook_id == webhook_id,
+            _due(WebhookDelivery, now),
+            next_of_its_webhook,
+        )
+        .order_by(WebhookDelivery.event_seq)
+        .limit(1)
+    )
+    followers = (
+        select(WebhookDelivery.id)
+        .where(
+            WebhookDelivery.webhook_id == webhook_id,
+            WebhookDelivery.event_seq > bindparam("after_seq", type_=event_seq_type),
+            _due(WebhookDelivery, now),
+        )
+        .order_by(WebhookDelivery.event_seq)
+        .limit(limit)
+    )
+    due_at = case(
+        (Webhook.hold_until > WebhookDelivery.next_attempt_at, Webhook.hold_until),
+        else_=WebhookDelivery.next_attempt_at,
+    )
+    next_due_at = (
+        select(func.min(due_at))
+        .select_from(WebhookDelivery)
+        .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+        .where(
+            Webhook.is_active.is_(True),
+            WebhookDelivery.status == DeliveryStatus.PENDING.value,
+            next_of_its_webhook,
+        )
+    )
+    return _Statements(
+        claim_due=claim_due,
+        claim_next=take(WebhookDelivery.id == following.scalar_subquery()),
+        claim_followers=take(WebhookDelivery.id.in_(followers.scalar_subquery())),
+        next_due_at=next_due_at,
+    )

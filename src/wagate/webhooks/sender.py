@@ -24,6 +24,9 @@ from wagate.webhooks.signing import PayloadEncodingError, build_headers, encode_
 # not read (and the connection is then not reused).
 _MAX_ANSWER_BYTES = 64 * 1024
 _ANSWER_SNIPPET = 200
+# Decrypted secrets kept per encrypted form (a rotation changes that form, so
+# a stale entry is never used); cleared when it grows past this many webhooks.
+_SECRETS_KEPT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,7 @@ class WebhookSender:
         self.clients = clients
         self.timeout = timeout
         self.instance_secret = instance_secret
+        self._secrets: dict[str, str] = {}
 
     async def send(self, target: Target) -> Outcome:
         row = target.row
@@ -90,7 +94,7 @@ class WebhookSender:
         if not target.signed:
             # A format its seed shows unsigned; webhook-id still lets receivers de-duplicate.
             return {"Content-Type": "application/json", "webhook-id": str(row.event_id)}
-        secret = decrypt_secret(target.secret_encrypted, self.instance_secret)
+        secret = self._secret(target.secret_encrypted)
         return build_headers(
             row.event_type,
             str(row.event_id),  # webhook-id: the same on every attempt
@@ -99,6 +103,16 @@ class WebhookSender:
             secret,
             include_secret_header=target.send_secret_header,
         )
+
+    def _secret(self, encrypted: str) -> str:
+        """The webhook's secret, decrypted once rather than on every attempt."""
+        secret = self._secrets.get(encrypted)
+        if secret is None:
+            secret = decrypt_secret(encrypted, self.instance_secret)
+            if len(self._secrets) >= _SECRETS_KEPT:
+                self._secrets.clear()
+            self._secrets[encrypted] = secret
+        return secret
 
     @staticmethod
     async def _post(
