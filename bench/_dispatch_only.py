@@ -21,7 +21,6 @@ from _gateway import free_port
 
 from wagate.auth.models import User
 from wagate.config import Settings
-from wagate.events.service import OutboxSignal
 from wagate.sessions.models import WhatsAppSession
 from wagate.storage.base import utcnow
 from wagate.storage.db import Database

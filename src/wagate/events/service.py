@@ -20,6 +20,7 @@ from wagate.storage.db import Database, Signal, wake_on_commit
 
 OUTBOX_TOPIC = "outbox"
 
+
 def outbox_signal(database: Database) -> Signal:
     """Fires after every commit that wrote an outbox event in this process."""
     return database.signals.topic(OUTBOX_TOPIC)

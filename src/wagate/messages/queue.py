@@ -206,9 +206,7 @@ class OutboundQueue:
         if session.session_state in (SessionState.LOGGED_OUT, SessionState.FAILED):
             reason = f"session {session.state}"
             for message in pending:
-                await service.advance(
-                    db, message, MessageStatus.FAILED, reason=reason
-                )
+                await service.advance(db, message, MessageStatus.FAILED, reason=reason)
             failed = [m.seq for m in pending]
             after_commit(db, lambda: self._resolve_all(failed, MessageStatus.FAILED))
             kinds = [m.type for m in pending]
@@ -234,9 +232,7 @@ class OutboundQueue:
         for seq, timestamp in acked:
             sent = await db.get(Message, seq)
             if sent is not None:
-                await service.advance(
-                    db, sent, MessageStatus.SENT, at=timestamp
-                )
+                await service.advance(db, sent, MessageStatus.SENT, at=timestamp)
                 sent.next_attempt_at = None
                 sent.error = None
 
@@ -307,9 +303,7 @@ class OutboundQueue:
                 )
                 # Not connected: wait to be woken by the connection; otherwise wait the delay.
                 return (float("inf") if isinstance(error, NotConnectedError) else delay), None
-            await service.advance(
-                db, message, MessageStatus.FAILED, reason=error.message
-            )
+            await service.advance(db, message, MessageStatus.FAILED, reason=error.message)
             return None, message.type
 
         wait, failed_kind = await self.database.writer.run(unit)

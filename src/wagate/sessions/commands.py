@@ -118,14 +118,13 @@ class SessionCommands:
     ) -> None:
         """What a failed start means for the session, stored in the session's order."""
         self.reconnector.resuming.discard(session_id)
+
         async def unit(db: AsyncSession) -> None:
             session = await SessionRepository(db).get_by_id(session_id)
             if session is not None and (
                 engine_may_move(session) or state in (SessionState.LOGGED_OUT, SessionState.FAILED)
             ):
-                await service.transition(
-                    db, session, state, reason=reason, detail=detail
-                )
+                await service.transition(db, session, state, reason=reason, detail=detail)
 
         await self.router.in_order(session_id, unit)
 

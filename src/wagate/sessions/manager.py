@@ -205,6 +205,7 @@ class SessionManager:
         process drove (``only``); at a start, any left by a process that died."""
         if only is not None and not only:
             return
+
         async def unit(db: AsyncSession) -> None:
             for session in await SessionRepository(db).connected(only):
                 await service.transition(

@@ -2,20 +2,21 @@
 outbox's reader, writes them), and runs one worker per webhook with something
 to send.
 
-The loop wakes when deliveries became due (the database's ``webhook_deliveries``
-signal: a relay pass, or an API change such as enabling a webhook), when a
-worker ends, when the next retry is due, and at least every
-``webhook_poll_seconds`` (deliveries written by another process). A worker holds a claim on a batch of its webhook's next due
-deliveries (up to ``BATCH_SIZE``, oldest first) and sends them one at a time,
-in order; then it records their results and, in the same transaction, claims
-the webhook's next batch, so a busy webhook streams with one transaction per
-batch rather than per event. One worker per webhook, one request in flight,
-is what keeps a healthy webhook's events in order. A failure ends the batch
-at once: it is recorded (with the successes before it) before anything more
-is sent, so a failed event waits for its own retry while the ones after it
-go on, and a webhook that is down (or asked to wait) is held as a whole, see
-:mod:`wagate.webhooks.outcomes`. What a held batch did not send is handed
-back unattempted.
+The loop wakes when deliveries became due (the database's
+``webhook_deliveries`` signal: a relay pass, or an API change such as enabling
+a webhook), when a worker ends, when the next retry is due, and at least every
+``webhook_poll_seconds`` (deliveries written by another process). A worker
+holds a claim on a batch of its webhook's next due deliveries (up to
+``BATCH_SIZE``, oldest first) and sends them one at a time, in order; then it
+records their results and, in the same transaction, claims the webhook's next
+batch, so a busy webhook streams with one transaction per batch rather than per
+event. One worker per webhook, one request in flight, is what keeps a healthy
+webhook's events in order. A failure ends the batch at once: it is recorded
+(with the successes before it) before anything more is sent, so a failed event
+waits for its own retry while the ones after it go on, and a webhook that is
+down (or asked to wait) is held as a whole, see
+:mod:`wagate.webhooks.outcomes`. What a held batch did not send is handed back
+unattempted.
 
 Claims are leases: a process killed mid-batch leaves deliveries whose lease
 lapses, and they are then due again, here or in any other process (at least
