@@ -149,13 +149,13 @@ async def test_progress_and_completion_reach_the_users_webhook_and_stream_only(
         assert final["stats"]["queued"] == 0 and final["stats"]["pending"] == 0
         assert final["stats"]["sent"] == 3 and final["stats"]["failed"] == 0
 
-        # Read receipts after the completion still come, as progress.
-        while True:
-            late = await mine.until("campaign.progress", timeout=30)
-            if late.json["stats"]["read"] == 3:
-                break
-        assert late.json["stats"]["readRate"] == 1.0
-        assert late.json["stats"]["deliveryRate"] == 1.0
+        # Read receipts after the completion still come, as progress (the phones
+        # may also have read everything before the completion was reported).
+        latest = final
+        while latest["stats"]["read"] < 3:
+            latest = (await mine.until("campaign.progress", timeout=30)).json
+        assert latest["stats"]["readRate"] == 1.0
+        assert latest["stats"]["deliveryRate"] == 1.0
 
         # The stream: the same events, in order.
         seen: list[dict[str, Any]] = []

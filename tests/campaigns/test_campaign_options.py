@@ -118,7 +118,10 @@ async def test_numbers_not_on_whatsapp_are_skipped_and_results_export(
         start=True,
     )
     await broadcaster.wait_for(
-        user, campaign["id"], "to complete", lambda c: c["state"] == "completed"
+        user,
+        campaign["id"],
+        "to complete with no message waiting in the queue",
+        lambda c: c["state"] == "completed" and c["stats"]["queued"] == 0,
     )
     done = await broadcaster.campaign(user, campaign["id"])
     assert done["stats"]["skipped"] == 1

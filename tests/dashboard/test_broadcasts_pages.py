@@ -118,10 +118,10 @@ async def test_import_template_wizard_and_live_progress(
 
     async def complete() -> bool:
         seen.update(await _progress(client, campaign_id))
-        return seen["percent"] == 100 and seen["read"] == 3
+        # The phones may read before the runner's next pass marks it completed.
+        return seen["percent"] == 100 and seen["read"] == 3 and seen["state"] == "completed"
 
-    await wait_until(complete, 30, f"the campaign to reach 100% with 3 read ({seen})")
-    assert seen["state"] == "completed"
+    await wait_until(complete, 30, f"the campaign to complete at 100% with 3 read ({seen})")
     assert (seen["deliveryRate"], seen["readRate"]) == (1.0, 1.0)
     assert seen["timeline"][-1]["readRate"] == 1.0
     for index, phone in enumerate(phones):

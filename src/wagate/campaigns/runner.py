@@ -177,7 +177,10 @@ class CampaignRunner:
             stats = events.stats_of(progress)
             if last is None or last.state != campaign.state or last.stats != stats:
                 await events.record(db, events.PROGRESS, campaign, progress)
-                self._reported[campaign.id] = _Reported(campaign.state, stats, loop_now)
+                # Timed from the record, not the pass's start: the next one of this
+                # state is then at least the interval after this one.
+                recorded_at = asyncio.get_running_loop().time()
+                self._reported[campaign.id] = _Reported(campaign.state, stats, recorded_at)
             if (
                 campaign.state == CampaignState.COMPLETED
                 and campaign.completion_reported_at is None

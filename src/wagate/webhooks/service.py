@@ -287,7 +287,9 @@ async def retry(
     if delivery.status == DeliveryStatus.DELIVERING:
         raise AppError(ErrorCode.CONFLICT, "This delivery is being attempted right now")
     delivery.status = DeliveryStatus.PENDING
-    delivery.next_attempt_at = utcnow()
+    # Due since it was created, not from "now": a claim that read the clock just
+    # before this commit still finds it due, so it goes before the events after it.
+    delivery.next_attempt_at = min(delivery.created_at, utcnow())
     webhook.hold_until = None
     delivery.finished_at = None
     await db.flush()
