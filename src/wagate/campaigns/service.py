@@ -302,6 +302,13 @@ async def delete(db: AsyncSession, user: User, campaign_id: uuid.UUID) -> None:
 # -- tracking --------------------------------------------------------------
 
 
+def share_of_settled(part: int, *, sent: int, failed: int) -> float:
+    """Of the messages that left (sent or failed), the share ``part`` is: the
+    delivery and read rates of a campaign, overall or at a point in time."""
+    settled = sent + failed
+    return round(part / settled, 4) if settled else 0.0
+
+
 @dataclass(frozen=True, slots=True)
 class Progress:
     total: int
@@ -316,14 +323,11 @@ class Progress:
 
     @property
     def delivery_rate(self) -> float:
-        """Of the messages that left (sent or failed), the share delivered."""
-        settled = self.sent + self.failed
-        return round(self.delivered / settled, 4) if settled else 0.0
+        return share_of_settled(self.delivered, sent=self.sent, failed=self.failed)
 
     @property
     def read_rate(self) -> float:
-        settled = self.sent + self.failed
-        return round(self.read / settled, 4) if settled else 0.0
+        return share_of_settled(self.read, sent=self.sent, failed=self.failed)
 
 
 def progress_of(counts: dict[str, int]) -> Progress:

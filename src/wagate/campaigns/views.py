@@ -269,13 +269,11 @@ class RatePoint:
 
     @property
     def delivery_rate(self) -> float:
-        settled = self.sent + self.failed
-        return round(self.delivered / settled, 4) if settled else 0.0
+        return service.share_of_settled(self.delivered, sent=self.sent, failed=self.failed)
 
     @property
     def read_rate(self) -> float:
-        settled = self.sent + self.failed
-        return round(self.read / settled, 4) if settled else 0.0
+        return service.share_of_settled(self.read, sent=self.sent, failed=self.failed)
 
 
 @dataclass(frozen=True, slots=True)

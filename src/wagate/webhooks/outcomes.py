@@ -180,18 +180,22 @@ async def record_outcomes(
         if endpoint is None:
             # Whatever is left was attempted on a claim that decides nothing
             # now: kept as history, one at a time (the rare path).
-            for item in attempts[index:]:
-                await record_outcome(
-                    db,
-                    item.delivery_id,
-                    webhook_id,
-                    item.attempt,
-                    item.outcome,
-                    now=now,
-                    policy=policy,
-                )
+            await _record_each(db, webhook_id, attempts[index:], now, policy)
             return None
     return endpoint
+
+
+async def _record_each(
+    db: AsyncSession,
+    webhook_id: uuid.UUID,
+    attempts: Sequence[Attempted],
+    now: datetime,
+    policy: RetryPolicy,
+) -> None:
+    for item in attempts:
+        await record_outcome(
+            db, item.delivery_id, webhook_id, item.attempt, item.outcome, now=now, policy=policy
+        )
 
 
 async def _record_successes(
@@ -251,17 +255,8 @@ async def _record_successes(
     endpoint = await _count_success(db, webhook_id, now) if settled else None
     if len(settled) == len(attempts):
         return endpoint
-    for item in attempts:
-        if item.delivery_id not in current:
-            await record_outcome(
-                db,
-                item.delivery_id,
-                webhook_id,
-                item.attempt,
-                item.outcome,
-                now=now,
-                policy=policy,
-            )
+    lapsed = [item for item in attempts if item.delivery_id not in current]
+    await _record_each(db, webhook_id, lapsed, now, policy)
     return None
 
 
