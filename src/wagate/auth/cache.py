@@ -159,14 +159,16 @@ def _attached(db: AsyncSession, cached: T) -> T:
     if held is not None:
         return held
     copy = _copy(state)
-    if state.mapper.relationships:
+    # What ``Session.add`` does for a row with a key, without walking the
+    # relationships it would cascade to (there are none): that walk was most of
+    # the cost of answering from the cache. ``_update_impl`` is SQLAlchemy's
+    # own (private) step; a version without it gets the public ``add``.
+    attach = getattr(session, "_update_impl", None)
+    if state.mapper.relationships or attach is None:
         session.add(copy)
     else:
-        # What ``Session.add`` does for a row with a key, without walking the
-        # relationships it would cascade to (there are none): that walk was
-        # most of the cost of answering from the cache.
         copy_state: InstanceState[T] = inspect(copy)
-        session._update_impl(copy_state)
+        attach(copy_state)
     return copy
 
 
