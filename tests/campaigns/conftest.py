@@ -74,3 +74,7 @@ class Broadcaster:
 @pytest.fixture
 def broadcaster(client: httpx.AsyncClient, session_tools: Any, wait_until: Any) -> Broadcaster:
     return Broadcaster(client, session_tools, wait_until)
+
+
+# The app served by a real uvicorn, for the user stream (shared with the live tests).
+from tests.live.conftest import ws_base  # noqa: E402, F401

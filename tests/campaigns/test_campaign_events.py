@@ -7,16 +7,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import select
 from tests.campaigns.conftest import Broadcaster
-from tests.conftest import TestUser, UserFactory, free_port
+from tests.conftest import TestUser, UserFactory
 from tests.webhooks.conftest import Receiver, make_receiver
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -33,21 +31,6 @@ CAMPAIGN_EVENTS = ["campaign.progress", "campaign.completed"]
 @pytest.fixture
 def settings_overrides() -> dict[str, object]:
     return {"allow_private_urls": True}  # the receivers listen on loopback
-
-
-@pytest.fixture
-async def ws_base(app: FastAPI) -> AsyncIterator[str]:
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)  # uvicorn has no event to await for "listening"
-    yield f"ws://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
 
 
 async def webhook(

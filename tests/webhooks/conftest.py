@@ -241,3 +241,17 @@ def eventually() -> Eventually:
 @pytest.fixture
 def hooks(client: httpx.AsyncClient) -> Hooks:
     return Hooks(client)
+
+
+# Text from the customer's sandbox phone to the linked session.
+@pytest.fixture
+def say(client: httpx.AsyncClient, user: Any, linked: Any, customer: str) -> Any:
+    async def _say(text: str) -> None:
+        response = await client.post(
+            f"/sandbox/v1/phones/{customer}/messages",
+            json={"to": linked.phone, "text": text},
+            headers=user.headers,
+        )
+        assert response.status_code == 201, response.text
+
+    return _say

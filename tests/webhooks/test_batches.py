@@ -26,19 +26,6 @@ def settings_overrides() -> dict[str, object]:
 
 
 @pytest.fixture
-def say(client: httpx.AsyncClient, user: Any, linked: Any, customer: str) -> Any:
-    async def _say(text: str) -> None:
-        response = await client.post(
-            f"/sandbox/v1/phones/{customer}/messages",
-            json={"to": linked.phone, "text": text},
-            headers=user.headers,
-        )
-        assert response.status_code == 201, response.text
-
-    return _say
-
-
-@pytest.fixture
 def all_succeeded(user: Any, hooks: Any, eventually: Any) -> Any:
     """The webhook's deliveries once every one is recorded as succeeded (a
     batch's results are recorded after its last request)."""

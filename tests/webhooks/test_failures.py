@@ -25,19 +25,6 @@ def settings_overrides() -> dict[str, object]:
     return dict(FAST)
 
 
-@pytest.fixture
-def say(client: httpx.AsyncClient, user: Any, linked: Any, customer: str) -> Any:
-    async def _say(text: str) -> None:
-        response = await client.post(
-            f"/sandbox/v1/phones/{customer}/messages",
-            json={"to": linked.phone, "text": text},
-            headers=user.headers,
-        )
-        assert response.status_code == 201, response.text
-
-    return _say
-
-
 async def test_gone_disables_at_once_and_enabling_delivers_what_waited(
     client: httpx.AsyncClient,
     user: Any,
